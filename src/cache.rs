@@ -1,0 +1,674 @@
+//! The credential cache: single flight, refresh-ahead, stale-on-error.
+//!
+//! Owns every decision about *when* to call the upstream. It knows nothing of
+//! HTTP, routes or tokens: it takes a [`DataAccessRequest`] and gives back
+//! [`Vended`] credentials or a typed [`CacheError`].
+//!
+//! - Entries live in a bounded `moka` cache. `Privilege=Default` entries are
+//!   keyed by the grant that matched (`MatchedGrantTarget`), and a [`GrantIndex`]
+//!   finds the entry whose grant contains a new target, so scopes inside one
+//!   grant share one entry and one upstream call.
+//! - A miss starts one detached load per request key; concurrent callers join
+//!   it, and a caller that gives up (client timeout) does not cancel it.
+//! - Each entry has a refresher task that renews it once half its lifetime has
+//!   passed, with jitter, before 20 minutes remain when the lifetime allows. On
+//!   a transient failure it keeps the last good credentials (served while more
+//!   than 60 s remain) and retries with exponential backoff and jitter; on a
+//!   terminal answer it evicts. Scopes nobody asked for during a full lifetime
+//!   are dropped instead of refreshed.
+//! - Terminal answers are remembered for a short while; transient ones never.
+//! - All freshness decisions use the injected [`Clock`](crate::clock::Clock);
+//!   all waiting uses `tokio::time`, so tests run on a paused clock.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use tracing::{debug, info, warn};
+
+use crate::clock::SharedClock;
+use crate::credentials::{Credentials, GrantInfo, format_timestamp};
+use crate::metrics::{Metrics, ScopeExpiry};
+use crate::scope::Privilege;
+use crate::upstream::{DataAccess, DataAccessRequest, ErrorKind, Upstream, UpstreamError};
+
+/// Tunables of the cache. Every default is named in its field's doc.
+#[derive(Clone, Debug)]
+pub struct CacheSettings {
+    /// Most scopes held at once. Defaults to 10,000.
+    pub max_entries: u64,
+    /// Never serve credentials with less life left than this. Defaults to 60 s.
+    pub serve_floor: Duration,
+    /// Refresh before this much life remains, when the lifetime allows. Defaults to 20 min.
+    pub refresh_floor: Duration,
+    /// How long a terminal answer (AccessDenied) is remembered. Defaults to 30 s.
+    pub denial_ttl: Duration,
+    /// Most remembered denials. Defaults to 3,000.
+    pub max_denials: u64,
+    /// How long a request waits for a cold load before answering 503 while the
+    /// load goes on. Defaults to 4.5 s (the Rust SDK reads for 5 s).
+    pub miss_wait: Duration,
+    /// First retry delay after a failed refresh. Defaults to 1 s.
+    pub retry_base: Duration,
+    /// Longest retry delay. Defaults to 30 s.
+    pub retry_max: Duration,
+    /// A scope unused for its credentials' lifetime plus this is dropped. Defaults to 5 min.
+    pub idle_grace: Duration,
+    /// New upstream loads allowed per second from requests (refreshes are not
+    /// counted): GetDataAccess has no published quota, so it is treated as scarce.
+    /// Defaults to 20.
+    pub loads_per_second: f64,
+    /// Burst of new loads above the rate. Defaults to 100.
+    pub load_burst: f64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            max_entries: 10_000,
+            serve_floor: Duration::from_secs(60),
+            refresh_floor: Duration::from_secs(20 * 60),
+            denial_ttl: Duration::from_secs(30),
+            max_denials: 3_000,
+            miss_wait: Duration::from_millis(4_500),
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
+            idle_grace: Duration::from_secs(5 * 60),
+            loads_per_second: 20.0,
+            load_burst: 100.0,
+        }
+    }
+}
+
+/// How a request failed, independent of any transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheErrorKind {
+    /// Access Grants refused the scope.
+    Denied,
+    /// Access Grants refused the request as malformed.
+    InvalidRequest,
+    /// The upstream throttled us and nothing valid is cached.
+    Throttled,
+    /// The upstream failed (or is still loading) and nothing valid is cached.
+    Unavailable,
+    /// The daemon's own limit on new upstream loads.
+    RateLimited,
+    /// A bug.
+    Internal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheError {
+    pub kind: CacheErrorKind,
+    pub message: String,
+}
+
+impl CacheError {
+    fn new(kind: CacheErrorKind, message: impl Into<String>) -> Self {
+        CacheError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<UpstreamError> for CacheError {
+    fn from(e: UpstreamError) -> Self {
+        let kind = match e.kind {
+            ErrorKind::Denied => CacheErrorKind::Denied,
+            ErrorKind::InvalidRequest => CacheErrorKind::InvalidRequest,
+            ErrorKind::Throttled => CacheErrorKind::Throttled,
+            ErrorKind::Unavailable | ErrorKind::Malformed => CacheErrorKind::Unavailable,
+        };
+        let message = match e.kind {
+            // The service's own reason, as the contract asks.
+            ErrorKind::Denied | ErrorKind::InvalidRequest => e.message,
+            _ => format!("S3 Access Grants is unavailable ({}: {})", e.code, e.message),
+        };
+        CacheError { kind, message }
+    }
+}
+
+impl fmt::Display for CacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CacheError {}
+
+/// Credentials as served, with what the daemon knows about them.
+#[derive(Debug)]
+pub struct Vended {
+    pub credentials: Credentials,
+    pub info: GrantInfo,
+    /// When the daemon received them.
+    pub issued_at: SystemTime,
+    /// When the refresher renews them (half-life plus jitter).
+    pub refresh_at: SystemTime,
+}
+
+impl Vended {
+    fn new(access: DataAccess, issued_at: SystemTime, settings: &CacheSettings) -> Vended {
+        let refresh_at = refresh_time(
+            issued_at,
+            access.credentials.expiration,
+            fastrand::f64(),
+            settings,
+        );
+        Vended {
+            info: GrantInfo {
+                account_id: Some(access.account_id),
+                matched_grant_target: access.matched_grant_target.map(|t| t.to_string()),
+            },
+            credentials: access.credentials,
+            issued_at,
+            refresh_at,
+        }
+    }
+}
+
+/// When to renew credentials issued at `issued` that expire at `expiration`.
+///
+/// Once half the lifetime has passed, spread by `jitter` (0..1) over a window
+/// that ends `refresh_floor` before expiry when the lifetime allows (at most a
+/// tenth of the lifetime), else over a twentieth of the lifetime. Never later
+/// than just before the serve floor.
+pub fn refresh_time(
+    issued: SystemTime,
+    expiration: SystemTime,
+    jitter: f64,
+    settings: &CacheSettings,
+) -> SystemTime {
+    let life = expiration.duration_since(issued).unwrap_or(Duration::ZERO);
+    let half = life / 2;
+    let window = if half > settings.refresh_floor {
+        (half - settings.refresh_floor).min(life / 10)
+    } else {
+        life / 20
+    };
+    let candidate = issued + half + window.mul_f64(jitter.clamp(0.0, 1.0));
+    let latest = expiration
+        .checked_sub(settings.serve_floor + Duration::from_secs(5))
+        .unwrap_or(issued);
+    candidate.min(latest).max(issued + Duration::from_secs(1))
+}
+
+struct Entry {
+    /// What this entry answers: for `Default`, the request with the matched grant as target.
+    key: DataAccessRequest,
+    /// The request that created it; refreshes repeat exactly what succeeded.
+    origin: DataAccessRequest,
+    /// Swapped whole on refresh; readers clone the `Arc` and let go at once.
+    current: RwLock<Arc<Vended>>,
+    /// Unix seconds of the last request served from this entry.
+    last_used: AtomicU64,
+}
+
+impl Entry {
+    fn current(&self) -> Arc<Vended> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn replace(&self, vended: Arc<Vended>) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = vended;
+    }
+
+    fn touch(&self, now: SystemTime) {
+        self.last_used.store(unix_secs(now), Ordering::Relaxed);
+    }
+
+    /// Nobody asked during a whole lifetime of the current credentials (plus grace):
+    /// every client that fetched earlier holds credentials that have expired.
+    fn idle(&self, now: SystemTime, grace: Duration) -> bool {
+        let v = self.current();
+        let life = v
+            .credentials
+            .expiration
+            .duration_since(v.issued_at)
+            .unwrap_or(Duration::ZERO);
+        let unused = unix_secs(now).saturating_sub(self.last_used.load(Ordering::Relaxed));
+        unused > (life + grace).as_secs()
+    }
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Grant targets of live `Default` entries, by bucket, so a new target finds the
+/// entry of a grant that contains it without an upstream call.
+#[derive(Default)]
+struct GrantIndex {
+    by_bucket: HashMap<Box<str>, Vec<DataAccessRequest>>,
+}
+
+impl GrantIndex {
+    /// The most specific indexed entry key that answers `request`.
+    fn find(&self, request: &DataAccessRequest) -> Option<DataAccessRequest> {
+        self.by_bucket
+            .get(request.target.bucket())?
+            .iter()
+            .filter(|k| {
+                k.permission == request.permission
+                    && k.privilege == request.privilege
+                    && k.duration_seconds == request.duration_seconds
+                    && k.account_id == request.account_id
+                    && k.region == request.region
+                    && k.target.contains(&request.target)
+            })
+            .max_by_key(|k| k.target.as_str().len())
+            .cloned()
+    }
+
+    fn add(&mut self, key: &DataAccessRequest) {
+        let list = self.by_bucket.entry(key.target.bucket().into()).or_default();
+        if !list.contains(key) {
+            list.push(key.clone());
+        }
+    }
+
+    fn remove(&mut self, key: &DataAccessRequest) {
+        if let Some(list) = self.by_bucket.get_mut(key.target.bucket()) {
+            list.retain(|k| k != key);
+            if list.is_empty() {
+                self.by_bucket.remove(key.target.bucket());
+            }
+        }
+    }
+}
+
+type Load = Shared<BoxFuture<'static, Result<Arc<Vended>, CacheError>>>;
+
+#[derive(Clone)]
+struct Denial {
+    error: CacheError,
+    until: SystemTime,
+}
+
+/// A token bucket on the injected clock.
+struct Limiter {
+    tokens: f64,
+    last: SystemTime,
+}
+
+struct Inner {
+    upstream: Arc<dyn Upstream>,
+    clock: SharedClock,
+    settings: CacheSettings,
+    metrics: Arc<Metrics>,
+    entries: moka::sync::Cache<DataAccessRequest, Arc<Entry>>,
+    /// Shared with the eviction listener, which keeps it in step with `entries`.
+    grants: Arc<RwLock<GrantIndex>>,
+    /// Loads under way, by request. Held only to look up or insert, never across an await.
+    inflight: Mutex<HashMap<DataAccessRequest, Load>>,
+    denials: moka::sync::Cache<DataAccessRequest, Denial>,
+    limiter: Mutex<Limiter>,
+}
+
+/// The credential cache. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+impl Cache {
+    pub fn new(
+        upstream: Arc<dyn Upstream>,
+        clock: SharedClock,
+        settings: CacheSettings,
+        metrics: Arc<Metrics>,
+    ) -> Cache {
+        let grants: Arc<RwLock<GrantIndex>> = Arc::default();
+        let index = grants.clone();
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(settings.max_entries)
+            .eviction_listener(move |key: Arc<DataAccessRequest>, _, cause| {
+                if cause != moka::notification::RemovalCause::Replaced {
+                    index.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                }
+            })
+            .build();
+        let denials = moka::sync::Cache::builder()
+            .max_capacity(settings.max_denials)
+            .time_to_live(settings.denial_ttl)
+            .build();
+        let limiter = Mutex::new(Limiter {
+            tokens: settings.load_burst,
+            last: clock.now(),
+        });
+        Cache {
+            inner: Arc::new(Inner {
+                upstream,
+                clock,
+                settings,
+                metrics,
+                entries,
+                grants,
+                inflight: Mutex::default(),
+                denials,
+                limiter,
+            }),
+        }
+    }
+
+    /// Credentials for `request`: from the cache when fresh enough, else from
+    /// one shared upstream load.
+    pub async fn get(&self, request: &DataAccessRequest) -> Result<Arc<Vended>, CacheError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        if let Some(entry) = inner.lookup(request) {
+            let vended = entry.current();
+            if vended.credentials.remaining(now) > inner.settings.serve_floor {
+                entry.touch(now);
+                inner.metrics.hit();
+                debug!(scope = %request, source = "cache", "vend");
+                return Ok(vended);
+            }
+        }
+        if let Some(denial) = inner.denials.get(request)
+            && denial.until > now
+        {
+            inner.metrics.denials_served.fetch_add(1, Ordering::Relaxed);
+            debug!(scope = %request, "denial served from cache");
+            return Err(denial.error);
+        }
+        inner.metrics.miss();
+        let load = self.load(request)?;
+        match tokio::time::timeout(inner.settings.miss_wait, load).await {
+            Ok(result) => result,
+            Err(_) => Err(CacheError::new(
+                CacheErrorKind::Unavailable,
+                "S3 Access Grants is slow to answer; the request goes on in the background, retry shortly",
+            )),
+        }
+    }
+
+    /// Joins the load under way for `request`, or starts one.
+    fn load(&self, request: &DataAccessRequest) -> Result<Load, CacheError> {
+        let inner = &self.inner;
+        let mut inflight = inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(load) = inflight.get(request) {
+            inner.metrics.coalesced_waits.fetch_add(1, Ordering::Relaxed);
+            return Ok(load.clone());
+        }
+        if !inner.take_load_token() {
+            inner.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            warn!(scope = %request, "upstream load refused by the daemon's rate limit");
+            return Err(CacheError::new(
+                CacheErrorKind::RateLimited,
+                "too many new scopes at once; retry shortly",
+            ));
+        }
+        let task_inner = inner.clone();
+        let task_request = request.clone();
+        // Detached, so a client that gives up does not cancel the load.
+        let handle = tokio::spawn(async move {
+            let result = task_inner.load_now(&task_request).await;
+            task_inner
+                .inflight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&task_request);
+            result
+        });
+        let load = async move {
+            handle.await.unwrap_or_else(|e| {
+                Err(CacheError::new(CacheErrorKind::Internal, format!("load task failed: {e}")))
+            })
+        }
+        .boxed()
+        .shared();
+        inflight.insert(request.clone(), load.clone());
+        Ok(load)
+    }
+
+    /// Number of cached scopes.
+    pub fn len(&self) -> usize {
+        self.inner.entries.run_pending_tasks();
+        self.inner.entries.entry_count() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Seconds to expiry of each cached scope, for `/metrics`.
+    pub fn expiries(&self) -> Vec<ScopeExpiry> {
+        let now = self.inner.clock.now();
+        self.inner
+            .entries
+            .iter()
+            .take(crate::metrics::MAX_SCOPE_SERIES)
+            .map(|(key, entry)| ScopeExpiry {
+                target: key.target.to_string(),
+                permission: key.permission.as_str(),
+                privilege: key.privilege.as_str(),
+                seconds_left: entry.current().credentials.remaining(now).as_secs(),
+            })
+            .collect()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+}
+
+impl Inner {
+    fn lookup(&self, request: &DataAccessRequest) -> Option<Arc<Entry>> {
+        if request.privilege == Privilege::Default {
+            let key = self.grants.read().unwrap_or_else(|p| p.into_inner()).find(request)?;
+            self.entries.get(&key)
+        } else {
+            self.entries.get(request)
+        }
+    }
+
+    fn take_load_token(&self) -> bool {
+        let now = self.clock.now();
+        let mut l = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
+        let elapsed = now.duration_since(l.last).unwrap_or(Duration::ZERO);
+        l.last = now;
+        l.tokens = (l.tokens + elapsed.as_secs_f64() * self.settings.loads_per_second)
+            .min(self.settings.load_burst);
+        if l.tokens >= 1.0 {
+            l.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// One upstream call, timed and checked; `Err` carries the upstream's verdict.
+    async fn fetch(&self, request: &DataAccessRequest) -> Result<Arc<Vended>, UpstreamError> {
+        let started = tokio::time::Instant::now();
+        let result = self.upstream.get_data_access(request).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => match e.kind {
+                ErrorKind::Denied => "denied",
+                ErrorKind::InvalidRequest => "invalid",
+                ErrorKind::Throttled => "throttled",
+                ErrorKind::Unavailable => "unavailable",
+                ErrorKind::Malformed => "malformed",
+            },
+        };
+        self.metrics.upstream_call("GetDataAccess", outcome, started.elapsed());
+        let access = result?;
+        let now = self.clock.now();
+        if access.credentials.remaining(now) <= self.settings.serve_floor {
+            return Err(UpstreamError::new(
+                ErrorKind::Malformed,
+                "ExpiringCredentials",
+                format!(
+                    "GetDataAccess returned credentials expiring at {}, within {} s",
+                    format_timestamp(access.credentials.expiration),
+                    self.settings.serve_floor.as_secs()
+                ),
+            ));
+        }
+        Ok(Arc::new(Vended::new(access, now, &self.settings)))
+    }
+
+    /// The body of a cold load: call, then install the entry or remember the denial.
+    async fn load_now(self: &Arc<Self>, request: &DataAccessRequest) -> Result<Arc<Vended>, CacheError> {
+        match self.fetch(request).await {
+            Ok(vended) => {
+                info!(
+                    scope = %request,
+                    matched_grant = vended.info.matched_grant_target.as_deref().unwrap_or("-"),
+                    access_key_id = %vended.credentials.access_key_id,
+                    expiration = %format_timestamp(vended.credentials.expiration),
+                    source = "upstream",
+                    "vend"
+                );
+                self.install(request, vended.clone());
+                Ok(vended)
+            }
+            Err(e) => {
+                if e.is_terminal() {
+                    info!(scope = %request, code = %e.code, reason = %e.message, "denied");
+                    self.remember_denial(request, &e);
+                } else {
+                    warn!(scope = %request, code = %e.code, error = %e.message, "upstream error");
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    fn remember_denial(&self, request: &DataAccessRequest, e: &UpstreamError) {
+        let until = self.clock.now() + self.settings.denial_ttl;
+        let error = CacheError::from(e.clone());
+        self.denials.insert(request.clone(), Denial { error, until });
+    }
+
+    /// Stores fresh credentials under their entry key, starting its refresher
+    /// when the entry is new.
+    fn install(self: &Arc<Self>, request: &DataAccessRequest, vended: Arc<Vended>) {
+        let key = match (&request.privilege, &vended.info.matched_grant_target) {
+            (Privilege::Default, Some(grant)) => match crate::scope::S3Target::parse(grant) {
+                // Trust the grant only if it contains what was asked.
+                Ok(grant) if grant.contains(&request.target) => request.with_target(grant),
+                _ => request.clone(),
+            },
+            _ => request.clone(),
+        };
+        self.denials.invalidate(request);
+        let now = self.clock.now();
+        let entry = self.entries.entry(key.clone()).or_insert_with(|| {
+            Arc::new(Entry {
+                key: key.clone(),
+                origin: request.clone(),
+                current: RwLock::new(vended.clone()),
+                last_used: AtomicU64::new(unix_secs(now)),
+            })
+        });
+        if entry.is_fresh() {
+            if key.privilege == Privilege::Default {
+                self.grants.write().unwrap_or_else(|p| p.into_inner()).add(&key);
+            }
+            tokio::spawn(refresher(Arc::downgrade(self), Arc::downgrade(entry.value())));
+        } else {
+            entry.value().replace(vended);
+            entry.value().touch(now);
+        }
+    }
+
+    fn evict(&self, entry: &Entry, reason: &'static str) {
+        self.entries.invalidate(&entry.key);
+        self.metrics.eviction(reason);
+        info!(scope = %entry.key, reason, "scope dropped");
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let exp = self
+            .settings
+            .retry_base
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+        let capped = exp.min(self.settings.retry_max);
+        // "Equal jitter": half fixed, half random, so retries never bunch at zero.
+        capped / 2 + capped.mul_f64(fastrand::f64() / 2.0)
+    }
+}
+
+/// Renews one entry until it is evicted, found idle, or terminally refused.
+async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
+    let mut failures: u32 = 0;
+    let mut retry_at: Option<SystemTime> = None;
+    loop {
+        let (Some(i), Some(e)) = (inner.upgrade(), entry.upgrade()) else {
+            return;
+        };
+        let due = retry_at.unwrap_or_else(|| e.current().refresh_at);
+        let wait = due.duration_since(i.clock.now()).unwrap_or(Duration::ZERO);
+        // Hold no strong references while sleeping, so eviction ends this task.
+        drop((i, e));
+        tokio::time::sleep(wait).await;
+
+        let (Some(inner), Some(entry)) = (inner.upgrade(), entry.upgrade()) else {
+            return;
+        };
+        let now = inner.clock.now();
+        // A replaced entry has its own refresher; this one stops.
+        if !inner
+            .entries
+            .get(&entry.key)
+            .is_some_and(|current| Arc::ptr_eq(&current, &entry))
+        {
+            return;
+        }
+        if retry_at.is_none() && now < entry.current().refresh_at {
+            continue; // A cold load replaced the credentials meanwhile.
+        }
+        if entry.idle(now, inner.settings.idle_grace) {
+            inner.evict(&entry, "idle");
+            return;
+        }
+        match inner.fetch(&entry.origin).await {
+            Ok(vended) => {
+                info!(
+                    scope = %entry.key,
+                    access_key_id = %vended.credentials.access_key_id,
+                    expiration = %format_timestamp(vended.credentials.expiration),
+                    after_failures = failures,
+                    "refresh"
+                );
+                entry.replace(vended);
+                inner.metrics.refresh("ok");
+                failures = 0;
+                retry_at = None;
+            }
+            Err(e) if e.is_terminal() => {
+                inner.metrics.refresh("terminal");
+                warn!(scope = %entry.key, code = %e.code, reason = %e.message, "refresh refused; evicting");
+                inner.remember_denial(&entry.origin, &e);
+                inner.evict(&entry, "refused");
+                return;
+            }
+            Err(e) => {
+                inner.metrics.refresh("failed");
+                failures += 1;
+                let delay = inner.backoff(failures);
+                let left = entry.current().credentials.remaining(now);
+                warn!(
+                    scope = %entry.key,
+                    code = %e.code,
+                    error = %e.message,
+                    failures,
+                    retry_in_ms = delay.as_millis() as u64,
+                    seconds_left = left.as_secs(),
+                    "refresh failed; serving the last good credentials while valid"
+                );
+                retry_at = Some(now + delay);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

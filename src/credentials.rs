@@ -1,0 +1,357 @@
+//! Temporary AWS credentials and the wire formats grantd speaks.
+//!
+//! Owns the [`Credentials`] type, whose `Debug` never shows the secret or the
+//! session token, the one timestamp format every client parses
+//! (`YYYY-MM-DDTHH:MM:SSZ`), and the JSON bodies of the container endpoint,
+//! the IMDS endpoint, `credential_process` and errors. It imports nothing else
+//! of grantd.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// A string that must never reach a log, a metric or a `Debug` print.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Box<str>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into().into_boxed_str())
+    }
+
+    /// The secret text, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("** redacted **")
+    }
+}
+
+/// Temporary credentials as vended by `GetDataAccess`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Secret,
+    pub expiration: SystemTime,
+}
+
+impl Credentials {
+    /// Time left before `expiration`, zero once past.
+    pub fn remaining(&self, now: SystemTime) -> Duration {
+        self.expiration.duration_since(now).unwrap_or(Duration::ZERO)
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key)
+            .field("session_token", &self.session_token)
+            .field("expiration", &format_timestamp(self.expiration))
+            .finish()
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` in UTC; fractions are dropped (rounded down), so a
+/// client never believes credentials live longer than they do.
+pub fn format_timestamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Parses RFC 3339 UTC timestamps: `YYYY-MM-DDTHH:MM:SS[.fff]Z` (also `+00:00`).
+pub fn parse_timestamp(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    let body = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
+    let (date, time) = body.split_once(['T', 't', ' '])?;
+    let mut dp = date.splitn(3, '-');
+    let y: i64 = num(dp.next()?, 4)?;
+    let m: u32 = num(dp.next()?, 2)?;
+    let d: u32 = num(dp.next()?, 2)?;
+    let (hms, frac) = match time.split_once('.') {
+        Some((hms, frac)) if !frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit()) => {
+            (hms, frac)
+        }
+        Some(_) => return None,
+        None => (time, ""),
+    };
+    let mut tp = hms.splitn(3, ':');
+    let hh: u64 = num(tp.next()?, 2)?;
+    let mm: u64 = num(tp.next()?, 2)?;
+    let ss: u64 = num(tp.next()?, 2)?;
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) || hh > 23 || mm > 59 || ss > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    if days < 0 {
+        return None;
+    }
+    let nanos: u32 = if frac.is_empty() {
+        0
+    } else {
+        let digits: String = frac.chars().chain("000000000".chars()).take(9).collect();
+        digits.parse().ok()?
+    };
+    let secs = days as u64 * 86_400 + hh * 3600 + mm * 60 + ss;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+fn num<T: std::str::FromStr>(s: &str, len: usize) -> Option<T> {
+    if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's days-from-civil and its inverse, for the proleptic Gregorian calendar.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// What the daemon knows about one vend beyond the keys themselves.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrantInfo {
+    /// Account that owns the Access Grants instance.
+    pub account_id: Option<String>,
+    /// `MatchedGrantTarget` of the answer.
+    pub matched_grant_target: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ContainerBody<'a> {
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    token: &'a str,
+    expiration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matched_grant_target: Option<&'a str>,
+}
+
+/// Body of the container-credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
+pub fn container_json(creds: &Credentials, info: &GrantInfo) -> String {
+    to_json(&ContainerBody {
+        access_key_id: &creds.access_key_id,
+        secret_access_key: creds.secret_access_key.expose(),
+        token: creds.session_token.expose(),
+        expiration: format_timestamp(creds.expiration),
+        account_id: info.account_id.as_deref(),
+        matched_grant_target: info.matched_grant_target.as_deref(),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ImdsBody<'a> {
+    code: &'static str,
+    last_updated: String,
+    #[serde(rename = "Type")]
+    kind: &'static str,
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    token: &'a str,
+    expiration: String,
+}
+
+/// Body of `GET /latest/meta-data/iam/security-credentials/<role>`.
+pub fn imds_json(creds: &Credentials, last_updated: SystemTime) -> String {
+    to_json(&ImdsBody {
+        code: "Success",
+        last_updated: format_timestamp(last_updated),
+        kind: "AWS-HMAC",
+        access_key_id: &creds.access_key_id,
+        secret_access_key: creds.secret_access_key.expose(),
+        token: creds.session_token.expose(),
+        expiration: format_timestamp(creds.expiration),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProcessBody<'a> {
+    version: u8,
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    session_token: &'a str,
+    expiration: String,
+}
+
+/// Output of an AWS `credential_process` (`Version: 1`).
+pub fn process_json(creds: &Credentials) -> String {
+    to_json(&ProcessBody {
+        version: 1,
+        access_key_id: &creds.access_key_id,
+        secret_access_key: creds.secret_access_key.expose(),
+        session_token: creds.session_token.expose(),
+        expiration: format_timestamp(creds.expiration),
+    })
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(rename = "Code")]
+    code_upper: &'a str,
+    #[serde(rename = "Message")]
+    message_upper: &'a str,
+}
+
+/// Error body with both casings: Java reads `code`/`message`, JS `Code`/`Message`.
+pub fn error_json(code: &str, message: &str) -> String {
+    to_json(&ErrorBody {
+        code,
+        message,
+        code_upper: code,
+        message_upper: message,
+    })
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    // Serialising these plain structs of strings cannot fail.
+    serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> Credentials {
+        Credentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: Secret::new("SECRET-MARKER"),
+            session_token: Secret::new("TOKEN-MARKER"),
+            expiration: UNIX_EPOCH + Duration::from_secs(1_795_435_200),
+        }
+    }
+
+    #[test]
+    fn debug_redacts_secret_and_token() {
+        let shown = format!("{:?}", creds());
+        assert!(shown.contains("ASIAEXAMPLE"));
+        assert!(!shown.contains("SECRET-MARKER"));
+        assert!(!shown.contains("TOKEN-MARKER"));
+    }
+
+    #[test]
+    fn timestamps_are_whole_seconds_utc_with_z() {
+        assert_eq!(format_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::new(1_795_435_200, 999_000_000);
+        assert_eq!(format_timestamp(t), "2026-11-23T12:00:00Z");
+        let leap = parse_timestamp("2028-02-29T23:59:59Z").unwrap();
+        assert_eq!(format_timestamp(leap), "2028-02-29T23:59:59Z");
+    }
+
+    #[test]
+    fn parse_round_trips_and_accepts_fractions_and_offsets() {
+        let t = parse_timestamp("2026-11-23T12:00:00Z").unwrap();
+        assert_eq!(format_timestamp(t), "2026-11-23T12:00:00Z");
+        let f = parse_timestamp("2026-11-23T12:00:00.5Z").unwrap();
+        assert_eq!(f.duration_since(t).unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_timestamp("2026-11-23T12:00:00+00:00"), Some(t));
+    }
+
+    #[test]
+    fn parse_rejects_malformed_timestamps() {
+        for bad in [
+            "",
+            "2026-11-23",
+            "2026-11-23T12:00:00",
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-23T24:00:00Z",
+            "2026-11-23T12:00:00.Z",
+            "26-11-23T12:00:00Z",
+            "2026-11-23T12:00:00+02:00",
+            "yesterday",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn container_body_has_the_four_fields_and_account() {
+        let info = GrantInfo {
+            account_id: Some("111122223333".into()),
+            matched_grant_target: Some("s3://b/UserA/*".into()),
+        };
+        let v: serde_json::Value = serde_json::from_str(&container_json(&creds(), &info)).unwrap();
+        assert_eq!(v["AccessKeyId"], "ASIAEXAMPLE");
+        assert_eq!(v["SecretAccessKey"], "SECRET-MARKER");
+        assert_eq!(v["Token"], "TOKEN-MARKER");
+        assert_eq!(v["Expiration"], "2026-11-23T12:00:00Z");
+        assert_eq!(v["AccountId"], "111122223333");
+        assert_eq!(v["MatchedGrantTarget"], "s3://b/UserA/*");
+    }
+
+    #[test]
+    fn imds_and_process_bodies_follow_their_formats() {
+        let v: serde_json::Value =
+            serde_json::from_str(&imds_json(&creds(), UNIX_EPOCH)).unwrap();
+        assert_eq!(v["Code"], "Success");
+        assert_eq!(v["Type"], "AWS-HMAC");
+        assert_eq!(v["LastUpdated"], "1970-01-01T00:00:00Z");
+        assert_eq!(v["Token"], "TOKEN-MARKER");
+        let p: serde_json::Value = serde_json::from_str(&process_json(&creds())).unwrap();
+        assert_eq!(p["Version"], 1);
+        assert_eq!(p["SessionToken"], "TOKEN-MARKER");
+        assert_eq!(p["Expiration"], "2026-11-23T12:00:00Z");
+    }
+
+    #[test]
+    fn error_body_carries_both_casings() {
+        let v: serde_json::Value =
+            serde_json::from_str(&error_json("AccessDenied", "no \"grant\"")).unwrap();
+        assert_eq!(v["code"], "AccessDenied");
+        assert_eq!(v["Code"], "AccessDenied");
+        assert_eq!(v["message"], "no \"grant\"");
+        assert_eq!(v["Message"], "no \"grant\"");
+    }
+}

@@ -1,0 +1,349 @@
+//! The real upstream: S3 Control and STS through the AWS SDK for Rust.
+//!
+//! Base credentials and region come from the standard AWS chains. A custom S3
+//! Control endpoint (`AWS_ENDPOINT_URL_S3_CONTROL`) is installed as a fixed
+//! endpoint resolver: the SDK's own rules would prefix the account id as a host
+//! label (`111122223333.127.0.0.1`), which cannot reach a local endpoint.
+//!
+//! The instance account of a request is, in order: the profile's pinned
+//! `account_id`, the configured `--account-id`, else the owner found by
+//! `GetAccessGrantsInstanceForPrefix` (cached per bucket for an hour) with the
+//! caller's own account (STS `GetCallerIdentity`) as the fallback.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_s3control::config::endpoint::{Endpoint, EndpointFuture, Params, ResolveEndpoint};
+use aws_sdk_s3control::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use tokio::sync::OnceCell;
+use tracing::{info, warn};
+
+use super::{BoxFuture, DataAccess, DataAccessRequest, ErrorKind, Upstream, UpstreamError, classify};
+use crate::credentials::{Credentials, Secret};
+use crate::metrics::Metrics;
+use crate::scope::{Permission, Privilege, S3Target};
+
+/// Attempts per upstream operation (the SDK's standard retry, with jittered backoff).
+pub const MAX_ATTEMPTS: u32 = 3;
+/// Time limit of one attempt. Defaults to 2 s.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time limit of one operation, retries included; under the cache's 4.5 s miss wait.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long the owner account of a bucket is remembered.
+pub const OWNER_TTL: Duration = Duration::from_secs(3600);
+/// How long "no instance found for this bucket, use our own account" is remembered.
+pub const OWNER_FALLBACK_TTL: Duration = Duration::from_secs(300);
+
+/// What the daemon's configuration says about the upstream.
+#[derive(Clone, Debug, Default)]
+pub struct AwsSettings {
+    /// `--region`; `None` = the standard region chain.
+    pub region: Option<String>,
+    /// `--account-id`; `None` = discover.
+    pub account_id: Option<String>,
+    /// S3 Control endpoint override (`AWS_ENDPOINT_URL_S3_CONTROL` / `AWS_ENDPOINT_URL`).
+    pub s3control_endpoint: Option<String>,
+    /// STS endpoint override (`AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL`).
+    pub sts_endpoint: Option<String>,
+    /// Base credentials to use instead of the standard chain (the demo's built-in identity).
+    pub credentials: Option<SharedCredentialsProvider>,
+}
+
+#[derive(Debug)]
+struct FixedEndpoint(String);
+
+impl ResolveEndpoint for FixedEndpoint {
+    fn resolve_endpoint<'a>(&'a self, _params: &'a Params) -> EndpointFuture<'a> {
+        EndpointFuture::ready(Ok(Endpoint::builder().url(self.0.clone()).build()))
+    }
+}
+
+pub struct AwsUpstream {
+    base: SdkConfig,
+    region: String,
+    s3control_endpoint: Option<String>,
+    /// One S3 Control client per region, made on first use.
+    clients: Mutex<HashMap<String, aws_sdk_s3control::Client>>,
+    sts: aws_sdk_sts::Client,
+    configured_account: Option<String>,
+    caller_account: OnceCell<String>,
+    /// (bucket, region) → (owner account, remembered until).
+    owners: Mutex<HashMap<(String, String), (String, tokio::time::Instant)>>,
+    metrics: Arc<Metrics>,
+}
+
+impl AwsUpstream {
+    /// Loads the standard AWS configuration. Fails only when no region can be found.
+    pub async fn load(settings: AwsSettings, metrics: Arc<Metrics>) -> Result<AwsUpstream, String> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(1))
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .build(),
+            );
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(provider) = settings.credentials.clone() {
+            loader = loader.credentials_provider(provider);
+        }
+        let base = loader.load().await;
+        let region = base
+            .region()
+            .map(|r| r.to_string())
+            .ok_or("no AWS region: set --region, GRANTD_REGION or AWS_REGION")?;
+        let mut sts = aws_sdk_sts::config::Builder::from(&base);
+        if let Some(url) = &settings.sts_endpoint {
+            sts = sts.endpoint_url(url.clone());
+        }
+        Ok(AwsUpstream {
+            sts: aws_sdk_sts::Client::from_conf(sts.build()),
+            base,
+            region,
+            s3control_endpoint: settings.s3control_endpoint,
+            clients: Mutex::default(),
+            configured_account: settings.account_id,
+            caller_account: OnceCell::new(),
+            owners: Mutex::default(),
+            metrics,
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn s3control(&self, region: &str) -> aws_sdk_s3control::Client {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let mut conf =
+                    aws_sdk_s3control::config::Builder::from(&self.base).region(Region::new(region.to_string()));
+                if let Some(url) = &self.s3control_endpoint {
+                    conf = conf.endpoint_resolver(FixedEndpoint(url.clone()));
+                }
+                aws_sdk_s3control::Client::from_conf(conf.build())
+            })
+            .clone()
+    }
+
+    async fn caller_account(&self) -> Result<String, UpstreamError> {
+        self.caller_account
+            .get_or_try_init(|| async {
+                let started = tokio::time::Instant::now();
+                let result = self.sts.get_caller_identity().send().await;
+                self.record("GetCallerIdentity", &result, started);
+                let out = result.map_err(sdk_error)?;
+                out.account()
+                    .filter(|a| is_account_id(a))
+                    .map(str::to_string)
+                    .ok_or_else(|| malformed("GetCallerIdentity answered without a valid Account"))
+            })
+            .await
+            .cloned()
+    }
+
+    async fn instance_account(&self, request: &DataAccessRequest, region: &str) -> Result<String, UpstreamError> {
+        if let Some(account) = request.account_id.as_ref().or(self.configured_account.as_ref()) {
+            return Ok(account.clone());
+        }
+        let caller = self.caller_account().await?;
+        let key = (request.target.bucket().to_string(), region.to_string());
+        let now = tokio::time::Instant::now();
+        if let Some((owner, until)) = self.owners.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+            && *until > now
+        {
+            return Ok(owner.clone());
+        }
+        let started = tokio::time::Instant::now();
+        let result = self
+            .s3control(region)
+            .get_access_grants_instance_for_prefix()
+            .account_id(&caller)
+            .s3_prefix(request.target.as_str())
+            .send()
+            .await;
+        self.record("GetAccessGrantsInstanceForPrefix", &result, started);
+        let (owner, ttl) = match result.map_err(sdk_error) {
+            Ok(out) => match out.access_grants_instance_arn().and_then(arn_account) {
+                Some(owner) => (owner, OWNER_TTL),
+                None => return Err(malformed("GetAccessGrantsInstanceForPrefix answered without an instance ARN")),
+            },
+            Err(e) if e.is_terminal() => {
+                info!(bucket = %key.0, code = %e.code, "no Access Grants instance found for bucket; using own account");
+                (caller, OWNER_FALLBACK_TTL)
+            }
+            Err(e) => return Err(e),
+        };
+        self.owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (owner.clone(), now + ttl));
+        Ok(owner)
+    }
+
+    fn record<T, E>(&self, operation: &'static str, result: &Result<T, E>, started: tokio::time::Instant) {
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        self.metrics.upstream_call(operation, outcome, started.elapsed());
+    }
+
+    async fn data_access(&self, request: &DataAccessRequest) -> Result<DataAccess, UpstreamError> {
+        let region = request.region.as_deref().unwrap_or(&self.region).to_string();
+        let account = self.instance_account(request, &region).await?;
+        let out = self
+            .s3control(&region)
+            .get_data_access()
+            .account_id(&account)
+            .target(request.target.as_str())
+            .permission(sdk_permission(request.permission))
+            .privilege(sdk_privilege(request.privilege))
+            .set_duration_seconds(request.duration_seconds.map(|d| d as i32))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let creds = out
+            .credentials()
+            .ok_or_else(|| malformed("GetDataAccess answered without Credentials"))?;
+        let field = |v: Option<&str>, name: &str| {
+            v.filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| malformed(&format!("GetDataAccess answered without {name}")))
+        };
+        let expiration = creds
+            .expiration()
+            .and_then(|t| SystemTime::try_from(*t).ok())
+            .ok_or_else(|| malformed("GetDataAccess answered without a valid Expiration"))?;
+        let matched = out.matched_grant_target().and_then(|t| match S3Target::parse(t) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                warn!(matched_grant = t, error = %e, "ignoring unparseable MatchedGrantTarget");
+                None
+            }
+        });
+        Ok(DataAccess {
+            credentials: Credentials {
+                access_key_id: field(creds.access_key_id(), "AccessKeyId")?,
+                secret_access_key: Secret::new(field(creds.secret_access_key(), "SecretAccessKey")?),
+                session_token: Secret::new(field(creds.session_token(), "SessionToken")?),
+                expiration,
+            },
+            matched_grant_target: matched,
+            account_id: account,
+        })
+    }
+}
+
+impl Upstream for AwsUpstream {
+    fn get_data_access<'a>(
+        &'a self,
+        request: &'a DataAccessRequest,
+    ) -> BoxFuture<'a, Result<DataAccess, UpstreamError>> {
+        Box::pin(self.data_access(request))
+    }
+
+    fn resolve_identity(&self) -> BoxFuture<'_, Result<String, UpstreamError>> {
+        Box::pin(async {
+            match &self.configured_account {
+                // The account is known; readiness only needs base credentials.
+                Some(account) => {
+                    let provider = self.base.credentials_provider().ok_or_else(|| {
+                        UpstreamError::new(ErrorKind::Unavailable, "NoCredentials", "no base credentials provider")
+                    })?;
+                    provider.provide_credentials().await.map_err(|e| {
+                        UpstreamError::new(
+                            ErrorKind::Unavailable,
+                            "CredentialsNotLoaded",
+                            DisplayErrorContext(&e).to_string(),
+                        )
+                    })?;
+                    Ok(account.clone())
+                }
+                None => self.caller_account().await,
+            }
+        })
+    }
+}
+
+fn sdk_permission(p: Permission) -> aws_sdk_s3control::types::Permission {
+    use aws_sdk_s3control::types::Permission as P;
+    match p {
+        Permission::Read => P::Read,
+        Permission::Write => P::Write,
+        Permission::ReadWrite => P::Readwrite,
+    }
+}
+
+fn sdk_privilege(p: Privilege) -> aws_sdk_s3control::types::Privilege {
+    use aws_sdk_s3control::types::Privilege as P;
+    match p {
+        Privilege::Default => P::Default,
+        Privilege::Minimal => P::Minimal,
+    }
+}
+
+fn malformed(message: &str) -> UpstreamError {
+    UpstreamError::new(ErrorKind::Malformed, "MalformedResponse", message)
+}
+
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The account field of `arn:aws:s3:us-east-1:111122223333:access-grants/default`.
+fn arn_account(arn: &str) -> Option<String> {
+    let account = arn.split(':').nth(4)?;
+    is_account_id(account).then(|| account.to_string())
+}
+
+/// Maps any SDK failure onto the cache's terminal/transient split.
+fn sdk_error<E>(err: SdkError<E, aws_sdk_s3control::config::http::HttpResponse>) -> UpstreamError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &err {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            let code = se.err().code().unwrap_or_default();
+            let message = se.err().message().unwrap_or_default();
+            let shown_code = if code.is_empty() { format!("HTTP{status}") } else { code.to_string() };
+            let message = if message.is_empty() { format!("HTTP status {status}") } else { message.to_string() };
+            UpstreamError::new(classify(code, Some(status)), shown_code, message)
+        }
+        SdkError::TimeoutError(_) => UpstreamError::new(ErrorKind::Unavailable, "Timeout", "the upstream did not answer in time"),
+        SdkError::DispatchFailure(_) => UpstreamError::new(
+            ErrorKind::Unavailable,
+            "DispatchFailure",
+            DisplayErrorContext(&err).to_string(),
+        ),
+        SdkError::ResponseError(_) => UpstreamError::new(
+            ErrorKind::Malformed,
+            "MalformedResponse",
+            DisplayErrorContext(&err).to_string(),
+        ),
+        _ => UpstreamError::new(ErrorKind::Unavailable, "RequestFailed", DisplayErrorContext(&err).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_account_of_an_instance_arn() {
+        assert_eq!(
+            arn_account("arn:aws:s3:us-east-1:444455556666:access-grants/default").as_deref(),
+            Some("444455556666")
+        );
+        assert_eq!(arn_account("arn:aws:s3:us-east-1:12:access-grants/default"), None);
+        assert_eq!(arn_account("nonsense"), None);
+    }
+}

@@ -1,0 +1,165 @@
+//! The upstream: S3 Access Grants `GetDataAccess`, behind one trait.
+//!
+//! The cache asks an [`Upstream`] for credentials and learns from a typed
+//! [`UpstreamError`] whether a failure is the caller's (terminal: remember the
+//! denial, evict) or passing (transient: keep serving what we have, retry).
+//! [`aws::AwsUpstream`] is the real implementation through the AWS SDK;
+//! [`fake::ScriptedUpstream`] is the scripted double for tests and benches.
+
+pub mod aws;
+pub mod fake;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::credentials::Credentials;
+use crate::scope::{Permission, Privilege, S3Target};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One `GetDataAccess` question. Also the cache's key: two equal requests
+/// always get the same answer from S3 Access Grants.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DataAccessRequest {
+    pub target: S3Target,
+    pub permission: Permission,
+    pub privilege: Privilege,
+    /// `durationSeconds`; `None` leaves the service default (one hour).
+    pub duration_seconds: Option<u32>,
+    /// Instance account pinned by a profile; `None` = find it.
+    pub account_id: Option<String>,
+    /// Region pinned by a profile; `None` = the daemon's region.
+    pub region: Option<String>,
+}
+
+impl DataAccessRequest {
+    pub fn new(target: S3Target, permission: Permission) -> DataAccessRequest {
+        DataAccessRequest {
+            target,
+            permission,
+            privilege: Privilege::Default,
+            duration_seconds: None,
+            account_id: None,
+            region: None,
+        }
+    }
+
+    /// The same question about another target.
+    pub fn with_target(&self, target: S3Target) -> DataAccessRequest {
+        DataAccessRequest {
+            target,
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for DataAccessRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.target, self.permission, self.privilege)
+    }
+}
+
+/// A successful `GetDataAccess` answer.
+#[derive(Clone, Debug)]
+pub struct DataAccess {
+    pub credentials: Credentials,
+    /// `MatchedGrantTarget`, when the service named one that parses.
+    pub matched_grant_target: Option<S3Target>,
+    /// Account of the Access Grants instance that answered.
+    pub account_id: String,
+}
+
+/// How an upstream failure should be treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Access Grants refused the scope (AccessDenied, no instance). Terminal.
+    Denied,
+    /// The service refused the request as malformed (e.g. duration too long). Terminal.
+    InvalidRequest,
+    /// Throttling or SlowDown. Transient.
+    Throttled,
+    /// 5xx, timeouts, connection errors, our own identity failing. Transient.
+    Unavailable,
+    /// A 200 answer we cannot use (missing fields, bad expiration). Transient.
+    Malformed,
+}
+
+/// An upstream failure: its kind, the service's error code and its message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamError {
+    pub kind: ErrorKind,
+    pub code: String,
+    pub message: String,
+}
+
+impl UpstreamError {
+    pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        UpstreamError {
+            kind,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Terminal answers are about the scope itself; retrying will not help.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.kind, ErrorKind::Denied | ErrorKind::InvalidRequest)
+    }
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for UpstreamError {}
+
+/// Classifies a service error code (and HTTP status, when known).
+pub fn classify(code: &str, status: Option<u16>) -> ErrorKind {
+    match code {
+        "AccessDenied" | "AccessGrantsInstanceNotExistsError" | "AccessGrantsLocationNotFoundError"
+        | "NoSuchAccessGrantError" | "AccessDeniedException" => ErrorKind::Denied,
+        "InvalidRequest" | "ValidationException" | "InvalidParameterValue" | "InvalidArgument" => {
+            ErrorKind::InvalidRequest
+        }
+        "SlowDown" | "Throttling" | "ThrottlingException" | "TooManyRequests"
+        | "TooManyRequestsException" | "RequestLimitExceeded" => ErrorKind::Throttled,
+        _ => match status {
+            Some(429) => ErrorKind::Throttled,
+            Some(403) if code.is_empty() => ErrorKind::Denied,
+            _ => ErrorKind::Unavailable,
+        },
+    }
+}
+
+/// Where credentials come from.
+pub trait Upstream: Send + Sync + 'static {
+    /// Calls `GetDataAccess` (finding the instance account if needed).
+    fn get_data_access<'a>(
+        &'a self,
+        request: &'a DataAccessRequest,
+    ) -> BoxFuture<'a, Result<DataAccess, UpstreamError>>;
+
+    /// Resolves the daemon's own identity (account id); `/readyz` waits for it.
+    fn resolve_identity(&self) -> BoxFuture<'_, Result<String, UpstreamError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_denials_throttling_and_outages() {
+        assert_eq!(classify("AccessDenied", Some(403)), ErrorKind::Denied);
+        assert_eq!(classify("AccessGrantsInstanceNotExistsError", Some(404)), ErrorKind::Denied);
+        assert_eq!(classify("InvalidRequest", Some(400)), ErrorKind::InvalidRequest);
+        assert_eq!(classify("SlowDown", Some(503)), ErrorKind::Throttled);
+        assert_eq!(classify("", Some(429)), ErrorKind::Throttled);
+        assert_eq!(classify("InternalError", Some(500)), ErrorKind::Unavailable);
+        assert_eq!(classify("ExpiredToken", Some(400)), ErrorKind::Unavailable);
+        assert!(!UpstreamError::new(ErrorKind::Throttled, "SlowDown", "x").is_terminal());
+        assert!(UpstreamError::new(ErrorKind::Denied, "AccessDenied", "x").is_terminal());
+    }
+}
