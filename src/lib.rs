@@ -1,7 +1,37 @@
+//! grantd: a per-host credential-vending sidecar for S3 Access Grants.
+//!
+//! The daemon holds the host's base AWS identity, calls S3 Control
+//! `GetDataAccess` for the S3 scopes local processes ask for, caches the scoped
+//! credentials, refreshes them before they expire, and serves them on loopback
+//! in the container-credentials and IMDSv2 formats every AWS SDK reads.
+//!
+//! The data path, module by module:
+//!
+//! - [`config`]: flags, `GRANTD_*` variables and the TOML file, checked up front.
+//! - [`server`]: the loopback listener, routes, token check, IMDS emulation.
+//! - [`cache`]: single flight, refresh-ahead, stale-on-error, denials.
+//! - [`upstream`]: `GetDataAccess` behind a trait; the AWS SDK implementation.
+//! - [`credentials`]: the redacting credentials type and its wire formats.
+//!
+//! Beside it: [`scope`] (S3 URIs and grant containment), [`clock`] (injectable
+//! wall time), [`metrics`], [`token`], [`daemon`] (wiring for `grantd serve`),
+//! [`client`] (`grantd env` / `grantd creds`), and [`emulator`], an S3 Control
+//! and STS stand-in that ships in the same binary but shares nothing with the
+//! daemon beyond `scope` and `credentials`.
+
 #![forbid(unsafe_code)]
+
 pub mod cache;
+pub mod cli;
+pub mod client;
 pub mod clock;
+pub mod config;
 pub mod credentials;
+pub mod daemon;
+pub mod demo;
+pub mod emulator;
 pub mod metrics;
 pub mod scope;
+pub mod server;
+pub mod token;
 pub mod upstream;

@@ -1,0 +1,371 @@
+//! The command line: `serve`, `env`, `creds`, `check`, `emulate`, `demo`.
+//!
+//! Parses arguments, initialises logging, and hands each command to its module.
+//! Exit codes: 0 success, 1 failure, 64 bad configuration, 69 daemon unreachable.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::client::{self, EXIT_UNAVAILABLE, Format, Selection};
+use crate::config::{self, Flags, LogFormat, ProcessEnv, Settings};
+use crate::daemon::{self, EXIT_CONFIG};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "grantd",
+    version,
+    about = "Per-host credential-vending sidecar for S3 Access Grants",
+    long_about = "grantd holds this host's AWS identity, calls S3 Access Grants GetDataAccess for the S3 scopes local \
+processes ask for, caches and refreshes the scoped credentials, and serves them on loopback in the formats every \
+AWS SDK reads (AWS_CONTAINER_CREDENTIALS_FULL_URI, IMDSv2)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon in the foreground until SIGTERM/SIGINT
+    Serve(DaemonFlags),
+    /// Print the shell lines a client process needs to use the running daemon
+    Env(ClientArgs),
+    /// Fetch credentials from the running daemon once
+    Creds(CredsArgs),
+    /// Validate the configuration and print the resolved settings (never secrets)
+    Check(DaemonFlags),
+    /// Run the S3 Control + STS emulator (offline development and tests)
+    Emulate(crate::emulator::EmulateArgs),
+    /// Run the daemon against the built-in emulator and show a real client using it
+    Demo(crate::demo::DemoArgs),
+    /// Load credentials through the AWS SDK for Rust's default chain and print the key id (for tests)
+    #[command(hide = true)]
+    SdkProbe,
+}
+
+/// Options shared by every command that talks to or is the daemon.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DaemonFlags {
+    /// TOML config file (profiles live here) [env: GRANTD_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to bind; port 0 picks a free port [env: GRANTD_LISTEN] [default: 127.0.0.1:7911]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Allow a non-loopback --listen address [env: GRANTD_ALLOW_REMOTE]
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// After binding, write the bound host:port here [env: GRANTD_ADDR_FILE]
+    #[arg(long, value_name = "FILE")]
+    pub addr_file: Option<PathBuf>,
+    /// Bearer token file; generated (0600) when missing [env: GRANTD_TOKEN_FILE]
+    /// [default: $XDG_RUNTIME_DIR/grantd/token, else ${TMPDIR:-/tmp}/grantd-$UID/token]
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Account of the Access Grants instance [env: GRANTD_ACCOUNT_ID] [default: from STS GetCallerIdentity]
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+    /// Region of the Access Grants instance [env: GRANTD_REGION] [default: the AWS region chain]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Profile served by GET /v1/credentials [env: GRANTD_DEFAULT_PROFILE] [default: first in the file]
+    #[arg(long, value_name = "NAME")]
+    pub default_profile: Option<String>,
+    /// Also serve the IMDSv2-compatible routes [env: GRANTD_IMDS]
+    #[arg(long)]
+    pub imds: bool,
+    /// Log format: text or json [env: GRANTD_LOG_FORMAT] [default: text]
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Log filter, e.g. info or grantd=debug [env: GRANTD_LOG_LEVEL, RUST_LOG] [default: info]
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+impl DaemonFlags {
+    fn flags(&self) -> Flags {
+        Flags {
+            config: self.config.clone(),
+            listen: self.listen.clone(),
+            allow_remote: self.allow_remote,
+            addr_file: self.addr_file.clone(),
+            token_file: self.token_file.clone(),
+            account_id: self.account_id.clone(),
+            region: self.region.clone(),
+            default_profile: self.default_profile.clone(),
+            imds: self.imds,
+            log_format: self.log_format.clone(),
+            log_level: self.log_level.clone(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct ClientArgs {
+    #[command(flatten)]
+    daemon: DaemonFlags,
+    /// A profile from the config file
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// An S3 scope, e.g. s3://bucket/prefix/*
+    #[arg(long, value_name = "S3URI")]
+    target: Option<String>,
+    /// READ, WRITE or READWRITE (with --target)
+    #[arg(long, value_name = "P")]
+    permission: Option<String>,
+    /// Default or Minimal (with --target)
+    #[arg(long, value_name = "PRIVILEGE")]
+    privilege: Option<String>,
+    /// Credential lifetime in seconds, 900 to 43200 (with --target)
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<u32>,
+}
+
+impl ClientArgs {
+    fn selection(&self) -> Selection {
+        Selection {
+            profile: self.profile.clone(),
+            target: self.target.clone(),
+            permission: self.permission.clone(),
+            privilege: self.privilege.clone(),
+            duration: self.duration,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct CredsArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Output: json (the daemon's answer), env (export lines), process (credential_process, Version 1)
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+}
+
+/// Parses the command line and runs the command; returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("grantd: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> i32 {
+    match command {
+        Command::Serve(flags) => serve(flags).await,
+        Command::Check(flags) => check(flags),
+        Command::Env(args) => env(args).await,
+        Command::Creds(args) => creds(args).await,
+        Command::Emulate(args) => {
+            init_logging(LogFormat::Text, None, "info");
+            crate::emulator::main(args).await
+        }
+        Command::Demo(args) => crate::demo::main(args).await,
+        Command::SdkProbe => sdk_probe().await,
+    }
+}
+
+fn resolve(flags: &DaemonFlags) -> Result<Settings, i32> {
+    config::resolve(&flags.flags(), &ProcessEnv).map_err(|errors| {
+        report_config_errors(&errors);
+        EXIT_CONFIG
+    })
+}
+
+fn report_config_errors(errors: &[String]) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "grantd: invalid configuration ({} problem{}):", errors.len(), if errors.len() == 1 { "" } else { "s" });
+    for e in errors {
+        let _ = writeln!(err, "  - {e}");
+    }
+}
+
+/// Logs go to stderr; the level comes from the settings, else `RUST_LOG`, else `default`.
+pub fn init_logging(format: LogFormat, level: Option<&str>, default: &str) {
+    let filter = level
+        .map(tracing_subscriber::EnvFilter::new)
+        .or_else(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+async fn serve(flags: DaemonFlags) -> i32 {
+    let settings = match resolve(&flags) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    init_logging(settings.log_format, settings.log_level.as_deref(), "info");
+    match daemon::serve(settings, None, daemon::shutdown_signal(), |_, _| {}).await {
+        Ok(()) => 0,
+        Err(e) => {
+            if e.exit_code == EXIT_CONFIG {
+                report_config_errors(&e.messages);
+            } else {
+                for m in &e.messages {
+                    eprintln!("grantd: {m}");
+                }
+            }
+            e.exit_code
+        }
+    }
+}
+
+fn check(flags: DaemonFlags) -> i32 {
+    let settings = match resolve(&flags) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let Err(e) = crate::token::read(&settings.token_file) {
+        report_config_errors(&[e]);
+        return EXIT_CONFIG;
+    }
+    print!("{}", describe(&settings));
+    0
+}
+
+/// The resolved settings as `grantd check` prints them. Holds no secret: the
+/// token is named by its file only.
+pub fn describe(s: &Settings) -> String {
+    let opt = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_string());
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<20} {v}\n"));
+    line("config", s.config_file.as_ref().map_or("none".into(), |p| p.display().to_string()));
+    line("listen", s.listen.to_string());
+    line("allow_remote", s.allow_remote.to_string());
+    line("addr_file", s.addr_file.as_ref().map_or("none".into(), |p| p.display().to_string()));
+    line("token_file", s.token_file.display().to_string());
+    line("account_id", opt(&s.account_id, "from STS GetCallerIdentity"));
+    line("region", opt(&s.region, "from the AWS region chain"));
+    line("default_profile", opt(&s.default_profile, "none"));
+    line("imds", s.imds.to_string());
+    line("log_format", format!("{:?}", s.log_format).to_lowercase());
+    line("log_level", opt(&s.log_level, "RUST_LOG or info"));
+    line("max_entries", s.max_entries.to_string());
+    line("max_connections", s.max_connections.to_string());
+    line("s3control_endpoint", opt(&s.s3control_endpoint, "AWS default"));
+    line("sts_endpoint", opt(&s.sts_endpoint, "AWS default"));
+    for p in &s.profiles {
+        let r = &p.request;
+        let mut extra = String::new();
+        if let Some(d) = r.duration_seconds {
+            extra.push_str(&format!(" duration={d}s"));
+        }
+        if let Some(a) = &r.account_id {
+            extra.push_str(&format!(" account={a}"));
+        }
+        if let Some(g) = &r.region {
+            extra.push_str(&format!(" region={g}"));
+        }
+        line(&format!("profile {}", p.name), format!("{} {} {}{extra}", r.target, r.permission, r.privilege));
+    }
+    out
+}
+
+async fn env(args: ClientArgs) -> i32 {
+    let settings = match resolve(&args.daemon) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let path = match client::credentials_path(&settings, &args.selection()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("grantd env: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let addr = match client::daemon_addr(&settings) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("grantd env: {e}");
+            return EXIT_UNAVAILABLE;
+        }
+    };
+    if let Err(e) = client::get(addr, "/healthz", None).await {
+        eprintln!("grantd env: warning: {e}");
+    }
+    print!("{}", client::env_lines(addr, &path, &settings));
+    0
+}
+
+async fn creds(args: CredsArgs) -> i32 {
+    let settings = match resolve(&args.client.daemon) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let path = match client::credentials_path(&settings, &args.client.selection()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("grantd creds: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let token = match crate::token::read(&settings.token_file) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            eprintln!("grantd creds: no token at {}; is grantd serve running?", settings.token_file.display());
+            return EXIT_UNAVAILABLE;
+        }
+        Err(e) => {
+            eprintln!("grantd creds: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let result = match client::daemon_addr(&settings) {
+        Ok(addr) => client::get(addr, &path, Some(token.expose())).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((200, body)) => match client::render(&body, args.format) {
+            Ok(out) => {
+                print!("{out}");
+                0
+            }
+            Err(e) => {
+                eprintln!("grantd creds: {e}");
+                1
+            }
+        },
+        Ok((status, body)) => {
+            eprintln!("grantd creds: {}", client::error_text(status, &body));
+            1
+        }
+        Err(e) => {
+            eprintln!("grantd creds: {e}");
+            EXIT_UNAVAILABLE
+        }
+    }
+}
+
+/// Loads credentials through aws-config's default chain, exactly as an
+/// application using the AWS SDK for Rust would, and prints the key id and
+/// expiration (never the secret) as one JSON line.
+async fn sdk_probe() -> i32 {
+    use aws_credential_types::provider::ProvideCredentials;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let Some(provider) = config.credentials_provider() else {
+        eprintln!("sdk-probe: no credentials provider");
+        return 1;
+    };
+    match provider.provide_credentials().await {
+        Ok(c) => {
+            let expiration = c.expiry().map(crate::credentials::format_timestamp);
+            println!("{}", serde_json::json!({"access_key_id": c.access_key_id(), "expiration": expiration}));
+            0
+        }
+        Err(e) => {
+            eprintln!("sdk-probe: {}", aws_sdk_sts::error::DisplayErrorContext(&e));
+            1
+        }
+    }
+}

@@ -1,0 +1,224 @@
+use std::collections::HashMap;
+use std::io::Write;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn file(text: &str) -> tempfile_lite::TempFile {
+    tempfile_lite::TempFile::with(text)
+}
+
+/// A minimal temp file helper, so tests need no extra crate.
+mod tempfile_lite {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    pub struct TempFile(pub PathBuf);
+
+    impl TempFile {
+        pub fn with(text: &str) -> TempFile {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "grantd-config-test-{}-{}.toml",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let mut f = std::fs::File::create(&path).unwrap();
+            super::Write::write_all(&mut f, text.as_bytes()).unwrap();
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+#[test]
+fn defaults_need_no_configuration() {
+    let s = resolve(&Flags::default(), &env(&[("XDG_RUNTIME_DIR", "/run/user/1000")])).unwrap();
+    assert_eq!(s.listen, DEFAULT_LISTEN);
+    assert_eq!(s.token_file, PathBuf::from("/run/user/1000/grantd/token"));
+    assert!(s.profiles.is_empty());
+    assert_eq!(s.default_profile, None);
+    assert!(!s.imds);
+    assert_eq!(s.log_format, LogFormat::Text);
+}
+
+#[test]
+fn token_file_falls_back_to_a_private_tmp_directory() {
+    let s = resolve(&Flags::default(), &env(&[("TMPDIR", "/scratch")])).unwrap();
+    let shown = s.token_file.display().to_string();
+    assert!(shown.starts_with("/scratch/grantd-") && shown.ends_with("/token"), "{shown}");
+}
+
+#[test]
+fn flag_beats_env_beats_file() {
+    let f = file("listen = \"127.0.0.1:1001\"\nregion = \"eu-west-1\"\naccount_id = \"111122223333\"\n");
+    let flags = Flags {
+        config: Some(f.0.clone()),
+        listen: Some("127.0.0.1:1003".into()),
+        ..Flags::default()
+    };
+    let e = env(&[("GRANTD_LISTEN", "127.0.0.1:1002"), ("GRANTD_REGION", "us-west-2")]);
+    let s = resolve(&flags, &e).unwrap();
+    assert_eq!(s.listen.port(), 1003);
+    assert_eq!(s.region.as_deref(), Some("us-west-2"));
+    assert_eq!(s.account_id.as_deref(), Some("111122223333"));
+    let s = resolve(&Flags { listen: None, ..flags }, &e).unwrap();
+    assert_eq!(s.listen.port(), 1002);
+}
+
+#[test]
+fn config_file_comes_from_grantd_config_too() {
+    let f = file("[profiles.a]\ntarget = \"s3://bucket/a/*\"\npermission = \"READ\"\n");
+    let s = resolve(&Flags::default(), &env(&[("GRANTD_CONFIG", f.0.to_str().unwrap())])).unwrap();
+    assert_eq!(s.profiles.len(), 1);
+}
+
+#[test]
+fn every_bad_key_is_reported_at_once() {
+    let f = file(
+        r#"
+listen = "10.0.0.1:80"
+account_id = "12345"
+colour = "blue"
+imds = "maybe"
+max_entries = 0
+
+[profiles.good]
+target = "s3://bucket/ok/*"
+permission = "READ"
+
+[profiles.bad]
+target = "bucket/no-scheme"
+permission = "ALL"
+privilege = "Max"
+duration_seconds = 60
+extra = 1
+
+[profiles.missing]
+"#,
+    );
+    let errors = resolve(
+        &Flags {
+            config: Some(f.0.clone()),
+            region: Some("Mars 1".into()),
+            ..Flags::default()
+        },
+        &env(&[]),
+    )
+    .unwrap_err();
+    let all = errors.join("\n");
+    for needle in [
+        "listen: 10.0.0.1:80 is not a loopback address",
+        "account_id: expected a 12-digit",
+        "unknown key \"colour\"",
+        "imds: expected true or false",
+        "max_entries: expected a whole number",
+        "--region: expected an AWS region",
+        "profiles.bad.target: invalid target",
+        "profiles.bad.permission: invalid permission",
+        "profiles.bad.privilege: invalid privilege",
+        "profiles.bad.duration_seconds",
+        "profiles.bad: unknown key \"extra\"",
+        "profiles.missing: missing target",
+        "profiles.missing: missing permission",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+    assert_eq!(errors.len(), 13, "{all}");
+}
+
+#[test]
+fn invalid_toml_names_the_line() {
+    let f = file("listen = \"127.0.0.1:1\"\nregion = \n");
+    let errors = resolve(&Flags { config: Some(f.0.clone()), ..Flags::default() }, &env(&[])).unwrap_err();
+    assert!(errors[0].contains("not valid TOML (line 2)"), "{errors:?}");
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let flags = Flags {
+        config: Some("/nonexistent/grantd.toml".into()),
+        ..Flags::default()
+    };
+    let errors = resolve(&flags, &env(&[])).unwrap_err();
+    assert!(errors[0].contains("cannot read config file"), "{errors:?}");
+}
+
+#[test]
+fn remote_listen_needs_allow_remote() {
+    assert!(parse_listen("0.0.0.0:7911", false).is_err());
+    assert!(parse_listen("0.0.0.0:7911", true).is_ok());
+    assert_eq!(parse_listen("localhost:0", false).unwrap().port(), 0);
+    assert!(parse_listen("[::1]:7911", false).is_ok());
+    assert!(parse_listen("127.0.0.1", false).is_err());
+    let s = resolve(
+        &Flags {
+            listen: Some("0.0.0.0:0".into()),
+            allow_remote: true,
+            ..Flags::default()
+        },
+        &env(&[]),
+    )
+    .unwrap();
+    assert!(s.allow_remote);
+}
+
+#[test]
+fn profiles_keep_file_order_with_the_default_first() {
+    let text = r#"
+[profiles.usera]
+target = "s3://blog-bucket/UserA/*"
+permission = "READWRITE"
+duration_seconds = 3600
+
+[profiles.product]
+target = "s3://blog-bucket/Product/*"
+permission = "READ"
+privilege = "Minimal"
+account_id = "444455556666"
+region = "eu-west-1"
+"#;
+    let f = file(text);
+    let s = resolve(&Flags { config: Some(f.0.clone()), ..Flags::default() }, &env(&[])).unwrap();
+    assert_eq!(s.default_profile.as_deref(), Some("usera"));
+    let product = s.profile("product").unwrap();
+    assert_eq!(product.request.privilege, Privilege::Minimal);
+    assert_eq!(product.request.account_id.as_deref(), Some("444455556666"));
+    assert_eq!(s.profile("usera").unwrap().request.duration_seconds, Some(3600));
+
+    let e = env(&[("GRANTD_DEFAULT_PROFILE", "product")]);
+    let s = resolve(&Flags { config: Some(f.0.clone()), ..Flags::default() }, &e).unwrap();
+    let names: Vec<_> = s.profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["product", "usera"]);
+
+    let e = env(&[("GRANTD_DEFAULT_PROFILE", "nope")]);
+    let errors = resolve(&Flags { config: Some(f.0.clone()), ..Flags::default() }, &e).unwrap_err();
+    assert!(errors[0].contains("GRANTD_DEFAULT_PROFILE: no profile named \"nope\""), "{errors:?}");
+}
+
+#[test]
+fn endpoints_follow_the_sdk_variables() {
+    let e = env(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"),
+        ("AWS_ENDPOINT_URL_S3_CONTROL", "http://127.0.0.1:7912"),
+    ]);
+    let s = resolve(&Flags::default(), &e).unwrap();
+    assert_eq!(s.s3control_endpoint.as_deref(), Some("http://127.0.0.1:7912"));
+    assert_eq!(s.sts_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+
+    let mut ignored = e.clone();
+    ignored.insert("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS".into(), "true".into());
+    let s = resolve(&Flags::default(), &ignored).unwrap();
+    assert_eq!(s.s3control_endpoint, None);
+
+    let errors = resolve(&Flags::default(), &env(&[("AWS_ENDPOINT_URL_STS", "localhost:1")])).unwrap_err();
+    assert!(errors[0].contains("AWS_ENDPOINT_URL_STS: expected an http"), "{errors:?}");
+}

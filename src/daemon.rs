@@ -1,0 +1,173 @@
+//! Wiring for `grantd serve`: settings → token → upstream → cache → server.
+//!
+//! Everything that can be wrong with the configuration is found before the
+//! listener binds; [`DaemonError::exit_code`] tells the binary what to return.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::cache::{Cache, CacheSettings};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::server::{self, AppState, Limits};
+use crate::token::{self, Origin, Token};
+use crate::upstream::aws::{AwsSettings, AwsUpstream};
+use crate::upstream::Upstream;
+
+/// Exit code for bad configuration (EX_USAGE).
+pub const EXIT_CONFIG: i32 = 64;
+
+#[derive(Debug)]
+pub struct DaemonError {
+    pub exit_code: i32,
+    pub messages: Vec<String>,
+}
+
+impl DaemonError {
+    fn config(messages: Vec<String>) -> DaemonError {
+        DaemonError {
+            exit_code: EXIT_CONFIG,
+            messages,
+        }
+    }
+}
+
+/// Runs the daemon until `shutdown` completes. `on_bound` learns the bound
+/// address (and may print it); `base_credentials` replaces the standard chain
+/// (used by `grantd demo` only).
+pub async fn serve(
+    settings: Settings,
+    base_credentials: Option<SharedCredentialsProvider>,
+    shutdown: impl Future<Output = ()>,
+    on_bound: impl FnOnce(SocketAddr, &Token),
+) -> Result<(), DaemonError> {
+    let (token, origin) = token::load_or_create(&settings.token_file).map_err(|e| DaemonError::config(vec![e]))?;
+    let metrics = Arc::new(Metrics::default());
+    let upstream = AwsUpstream::load(
+        AwsSettings {
+            region: settings.region.clone(),
+            account_id: settings.account_id.clone(),
+            s3control_endpoint: settings.s3control_endpoint.clone(),
+            sts_endpoint: settings.sts_endpoint.clone(),
+            credentials: base_credentials,
+        },
+        metrics.clone(),
+    )
+    .await
+    .map_err(|e| DaemonError::config(vec![e]))?;
+    let region = upstream.region().to_string();
+
+    let listener = TcpListener::bind(settings.listen).await.map_err(|e| DaemonError {
+        exit_code: 1,
+        messages: vec![format!("cannot listen on {}: {e}", settings.listen)],
+    })?;
+    let bound = listener.local_addr().map_err(|e| DaemonError {
+        exit_code: 1,
+        messages: vec![format!("cannot read the bound address: {e}")],
+    })?;
+    if let Some(path) = &settings.addr_file {
+        write_atomic(path, &bound.to_string()).map_err(|e| DaemonError {
+            exit_code: 1,
+            messages: vec![format!("{}: cannot write address file: {e}", path.display())],
+        })?;
+    }
+    info!(
+        listen = %bound,
+        token_file = %settings.token_file.display(),
+        token = if origin == Origin::Generated { "generated" } else { "existing" },
+        region = %region,
+        s3control_endpoint = settings.s3control_endpoint.as_deref().unwrap_or("default"),
+        profiles = settings.profiles.len(),
+        imds = settings.imds,
+        "grantd serving"
+    );
+    on_bound(bound, &token);
+
+    let clock: SharedClock = Arc::new(SystemClock);
+    let upstream: Arc<dyn Upstream> = Arc::new(upstream);
+    let cache = Cache::new(
+        upstream.clone(),
+        clock.clone(),
+        CacheSettings {
+            max_entries: settings.max_entries,
+            ..CacheSettings::default()
+        },
+        metrics,
+    );
+    let ready = Arc::new(OnceLock::new());
+    let state = Arc::new(AppState::new(
+        cache.clone(),
+        token,
+        settings.profiles.clone(),
+        settings.imds,
+        ready.clone(),
+        settings.allow_remote,
+        clock,
+        Limits {
+            max_connections: settings.max_connections,
+            ..Limits::default()
+        },
+    ));
+    let readiness = tokio::spawn(become_ready(upstream, ready, cache, settings.clone()));
+    server::run(listener, state, shutdown).await;
+    readiness.abort();
+    if let Some(path) = &settings.addr_file {
+        let _ = std::fs::remove_file(path);
+    }
+    info!("grantd stopped");
+    Ok(())
+}
+
+/// Resolves the upstream identity (retrying with backoff), marks the daemon
+/// ready, then warms every profile so the first client does not wait.
+async fn become_ready(upstream: Arc<dyn Upstream>, ready: Arc<OnceLock<String>>, cache: Cache, settings: Settings) {
+    let mut delay = Duration::from_millis(250);
+    let account = loop {
+        match upstream.resolve_identity().await {
+            Ok(account) => break account,
+            Err(e) => {
+                warn!(code = %e.code, error = %e.message, retry_in_ms = delay.as_millis() as u64, "cannot resolve the upstream identity yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    };
+    info!(account_id = %account, "ready");
+    let _ = ready.set(account);
+    for profile in &settings.profiles {
+        if let Err(e) = cache.get(&profile.request).await {
+            warn!(profile = %profile.name, scope = %profile.request, error = %e, "could not warm profile");
+        }
+    }
+}
+
+/// Writes `text` beside `path` and renames it into place.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,234 @@
+//! The three AWS operations the emulator answers.
+//!
+//! Owns request validation (authentication by access key id, the
+//! `x-amz-account-id` header, query parameters) and the work of
+//! `GetDataAccess`, `GetAccessGrantsInstanceForPrefix` and STS
+//! `GetCallerIdentity`. Answers come back as data; `server` renders them,
+//! applies faults and records the call.
+
+use std::time::Duration;
+
+use hyper::HeaderMap;
+
+use crate::credentials::{Credentials, Secret};
+use crate::scope::{Permission, Privilege, S3Target};
+
+use super::matching::{self, Refusal};
+use super::scenario::{DURATION_RANGE, is_account_id};
+use super::state::Issued;
+use super::wire::{self, AwsError};
+use super::{Emulator, Operation};
+
+/// A request as the operations see it.
+pub(super) struct AwsRequest<'a> {
+    pub(super) headers: &'a HeaderMap,
+    /// Query parameters (S3 Control) or form fields (STS), decoded.
+    pub(super) params: Vec<(String, String)>,
+}
+
+impl AwsRequest<'_> {
+    /// The first value of `name`.
+    pub(super) fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A successful answer, before rendering.
+pub(super) enum Answer {
+    DataAccess(Vended),
+    InstanceForPrefix { account_id: String },
+    CallerIdentity { arn: String },
+}
+
+/// Credentials vended by `GetDataAccess` and what they cover.
+pub(super) struct Vended {
+    pub(super) credentials: Credentials,
+    pub(super) issued: Issued,
+}
+
+pub(super) async fn answer(emu: &Emulator, operation: Operation, req: &AwsRequest<'_>) -> Result<Answer, AwsError> {
+    match operation {
+        Operation::GetDataAccess => get_data_access(emu, req).await.map(Answer::DataAccess),
+        Operation::GetAccessGrantsInstanceForPrefix => instance_for_prefix(emu, req),
+        Operation::GetCallerIdentity => {
+            let arn = authenticate(emu, req, Operation::GetCallerIdentity)?;
+            Ok(Answer::CallerIdentity { arn: arn.to_string() })
+        }
+    }
+}
+
+async fn get_data_access(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Vended, AwsError> {
+    let caller = authenticate(emu, req, Operation::GetDataAccess)?;
+    let account = instance_account(req)?;
+    let target = required(req, "target")?;
+    let target = S3Target::parse(target).map_err(|e| AwsError::invalid_request(e.to_string()))?;
+    let permission: Permission = required(req, "permission")?
+        .parse()
+        .map_err(|e: crate::scope::ScopeError| AwsError::invalid_request(e.to_string()))?;
+    let duration = req.param("durationSeconds").map(parse_duration).transpose()?;
+    if let Some(seconds) = duration
+        && seconds > emu.scenario.max_duration_seconds
+    {
+        return Err(AwsError::invalid_request(format!(
+            "The requested durationSeconds ({seconds}) exceeds the maximum session duration \
+             ({} seconds) of the location role",
+            emu.scenario.max_duration_seconds
+        )));
+    }
+    let privilege: Privilege = req
+        .param("privilege")
+        .map(|p| p.parse().map_err(|e: crate::scope::ScopeError| AwsError::invalid_request(e.to_string())))
+        .transpose()?
+        .unwrap_or_default();
+    if let Some(kind) = req.param("targetType") {
+        if kind != "Object" {
+            return Err(AwsError::invalid_request(format!(
+                "1 validation error detected: Value '{}' at 'targetType' failed to satisfy \
+                 constraint: Member must satisfy enum value set: [Object]",
+                clip(kind)
+            )));
+        }
+        if target.key().ends_with('*') {
+            return Err(AwsError::invalid_request(
+                "targetType Object needs a target that names one object, not a prefix",
+            ));
+        }
+    }
+
+    let grant = matching::find_grant(&emu.scenario.grants, account, caller, &target, permission)
+        .map_err(|refusal| match refusal {
+            Refusal::NoInstance => AwsError::no_instance(),
+            Refusal::Denied => AwsError::access_denied(format!(
+                "You do not have {permission} permissions to the requested S3 Prefix: {target}"
+            )),
+        })?;
+
+    let lifetime = Duration::from_secs(emu.lifetime(duration));
+    let minimal = (privilege == Privilege::Minimal).then_some(&target);
+    let mut credentials = match (&grant.role_arn, &emu.minter) {
+        (Some(role_arn), Some(minter)) => minter
+            .mint(role_arn, lifetime.as_secs(), minimal)
+            .await
+            .map_err(|why| AwsError::new(503, "ServiceUnavailable", why))?,
+        _ => random_credentials()?,
+    };
+    // Also for assumed roles: the override may be shorter than STS allows,
+    // which rotation tests rely on.
+    let now = emu.clock.now();
+    credentials.expiration = now + lifetime;
+    let scope = match privilege {
+        Privilege::Default => grant.target.as_str(),
+        Privilege::Minimal => target.as_str(),
+    };
+    let issued = Issued {
+        grantee: caller.to_string(),
+        account_id: account.to_string(),
+        matched_grant_target: grant.target.as_str().to_string(),
+        scope: scope.to_string(),
+        permission,
+        privilege,
+        expiration: credentials.expiration,
+    };
+    Ok(Vended { credentials, issued })
+}
+
+fn instance_for_prefix(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Answer, AwsError> {
+    authenticate(emu, req, Operation::GetAccessGrantsInstanceForPrefix)?;
+    instance_account(req)?;
+    let prefix = required(req, "s3prefix")?;
+    let prefix = S3Target::parse(prefix).map_err(|e| AwsError::invalid_request(e.to_string()))?;
+    match matching::instance_for_prefix(&emu.scenario.grants, &prefix) {
+        Some(account) => Ok(Answer::InstanceForPrefix {
+            account_id: account.to_string(),
+        }),
+        None => Err(AwsError::no_instance()),
+    }
+}
+
+/// The principal behind the request's access key id.
+fn authenticate<'e>(emu: &'e Emulator, req: &AwsRequest<'_>, operation: Operation) -> Result<&'e str, AwsError> {
+    let Some(header) = req.headers.get(hyper::header::AUTHORIZATION) else {
+        return Err(AwsError::access_denied("missing authentication: no Authorization header"));
+    };
+    let header = header
+        .to_str()
+        .map_err(|_| AwsError::invalid_request("malformed Authorization header"))?;
+    let sig = wire::parse_authorization(header)
+        .map_err(|why| AwsError::invalid_request(format!("malformed Authorization header: {why}")))?;
+    emu.scenario.principal_for(&sig.access_key_id).ok_or_else(|| {
+        if operation == Operation::GetCallerIdentity {
+            AwsError::new(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            )
+        } else {
+            AwsError::new(
+                403,
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+            )
+        }
+    })
+}
+
+/// The `x-amz-account-id` header: the account that owns the instance.
+fn instance_account<'r>(req: &'r AwsRequest<'_>) -> Result<&'r str, AwsError> {
+    match req.header("x-amz-account-id") {
+        Some(account) if is_account_id(account) => Ok(account),
+        Some(other) => Err(AwsError::invalid_request(format!(
+            "1 validation error detected: Value '{}' at 'accountId' failed to satisfy \
+             constraint: Member must be a 12-digit account id",
+            clip(other)
+        ))),
+        None => Err(AwsError::invalid_request("Missing required header: x-amz-account-id")),
+    }
+}
+
+fn required<'r>(req: &'r AwsRequest<'_>, name: &str) -> Result<&'r str, AwsError> {
+    req.param(name).ok_or_else(|| {
+        AwsError::invalid_request(format!(
+            "1 validation error detected: Value null at '{name}' failed to satisfy constraint: \
+             Member must not be null"
+        ))
+    })
+}
+
+fn parse_duration(raw: &str) -> Result<u64, AwsError> {
+    let invalid = |constraint: &str| {
+        AwsError::invalid_request(format!(
+            "1 validation error detected: Value '{}' at 'durationSeconds' failed to satisfy \
+             constraint: {constraint}",
+            clip(raw)
+        ))
+    };
+    let seconds: u64 = raw.parse().map_err(|_| invalid("Member must be an integer"))?;
+    if seconds < *DURATION_RANGE.start() {
+        return Err(invalid("Member must have value greater than or equal to 900"));
+    }
+    if seconds > *DURATION_RANGE.end() {
+        return Err(invalid("Member must have value less than or equal to 43200"));
+    }
+    Ok(seconds)
+}
+
+/// A caller's value, shortened for an error message.
+fn clip(value: &str) -> String {
+    value.chars().take(64).collect()
+}
+
+fn random_credentials() -> Result<Credentials, AwsError> {
+    let (access_key_id, secret, token) =
+        wire::random_keys().map_err(|e| AwsError::internal(format!("no randomness for keys: {e}")))?;
+    Ok(Credentials {
+        access_key_id,
+        secret_access_key: Secret::new(secret),
+        session_token: Secret::new(token),
+        // Set by the caller from its clock.
+        expiration: std::time::UNIX_EPOCH,
+    })
+}

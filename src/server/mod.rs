@@ -1,0 +1,158 @@
+//! The loopback HTTP server: connection handling, limits and shutdown.
+//!
+//! Owns the accept loop ([`run`]) and the per-connection limits: at most
+//! `max_connections` open at once (further clients wait in the kernel backlog),
+//! a header-read timeout, a header size limit, and graceful draining on
+//! shutdown. Routing lives in [`routes`], the IMDS emulation in [`imds`].
+
+pub mod imds;
+pub mod routes;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::{debug, info, warn};
+
+use crate::cache::Cache;
+use crate::clock::SharedClock;
+use crate::config::Profile;
+use crate::metrics::Metrics;
+use crate::token::Token;
+
+/// Limits of the listener.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Most open connections. Defaults to 512.
+    pub max_connections: usize,
+    /// A client must send its request headers within this. Defaults to 5 s.
+    pub header_read_timeout: Duration,
+    /// Bytes of request head hyper buffers; larger heads get 431. Defaults to 16 KiB.
+    pub max_header_bytes: usize,
+    /// Most credential requests being answered at once; more get 429. Defaults to 1,024.
+    pub max_inflight: usize,
+    /// How long shutdown waits for open requests. Defaults to 10 s.
+    pub grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: crate::config::DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: Duration::from_secs(5),
+            max_header_bytes: 16 * 1024,
+            max_inflight: 1024,
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything a request handler needs; shared by all connections.
+pub struct AppState {
+    pub cache: Cache,
+    pub token: Token,
+    /// Default profile first.
+    pub profiles: Vec<Profile>,
+    /// IMDS sessions, when `--imds` is on.
+    pub imds: Option<imds::Sessions>,
+    pub metrics: Arc<Metrics>,
+    /// The instance account once the upstream identity is resolved; `/readyz` waits for it.
+    pub ready: Arc<OnceLock<String>>,
+    /// With `--allow-remote`, any `Host` is accepted.
+    pub allow_remote: bool,
+    pub clock: SharedClock,
+    pub limits: Limits,
+    /// Credential requests being answered now, against `limits.max_inflight`.
+    inflight: AtomicUsize,
+}
+
+impl AppState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cache: Cache,
+        token: Token,
+        profiles: Vec<Profile>,
+        imds: bool,
+        ready: Arc<OnceLock<String>>,
+        allow_remote: bool,
+        clock: SharedClock,
+        limits: Limits,
+    ) -> AppState {
+        AppState {
+            metrics: cache.metrics().clone(),
+            imds: imds.then(imds::Sessions::new),
+            cache,
+            token,
+            profiles,
+            ready,
+            allow_remote,
+            clock,
+            limits,
+            inflight: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Serves `listener` until `shutdown` completes, then stops accepting and
+/// drains open requests for up to `limits.grace`.
+pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
+    let connections = Arc::new(Semaphore::new(state.limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.limits.header_read_timeout)
+        .max_buf_size(state.limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        debug!(%peer, "connection");
+        let state = state.clone();
+        let service = service_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(routes::handle(&state, req).await) }
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    info!("stopped accepting; draining open requests");
+    tokio::select! {
+        _ = graceful.shutdown() => info!("drained"),
+        _ = tokio::time::sleep(state.limits.grace) => {
+            warn!(grace_s = state.limits.grace.as_secs(), "grace period ran out; closing open connections")
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The bearer token clients send in `Authorization`.
+//!
+//! Owns loading the token file, generating one (32 random bytes, URL-safe
+//! base64, no trailing newline, mode 0600 in a 0700 directory) when the file
+//! is missing or empty, and the constant-time comparison.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq;
+
+use crate::credentials::Secret;
+
+/// Shortest token accepted from a user-provided file.
+pub const MIN_TOKEN_LEN: usize = 16;
+/// Longest token accepted (it travels in an HTTP header).
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// The token; `Debug` is redacted like every secret.
+#[derive(Clone, Debug)]
+pub struct Token(Secret);
+
+impl Token {
+    pub fn new(value: impl Into<String>) -> Token {
+        Token(Secret::new(value))
+    }
+
+    /// Compares in time that does not depend on where the inputs differ.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        let ours = self.0.expose().as_bytes();
+        if presented.len() != ours.len() {
+            // Still do the work, so the length check is the only early answer.
+            let _ = ours.ct_eq(ours);
+            return false;
+        }
+        ours.ct_eq(presented).into()
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+/// What happened to the token file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Origin {
+    Existing,
+    Generated,
+}
+
+/// Reads the token at `path`, or generates and writes one when the file is
+/// missing or empty.
+pub fn load_or_create(path: &Path) -> Result<(Token, Origin), String> {
+    match read(path)? {
+        Some(token) => Ok((token, Origin::Existing)),
+        None => {
+            let token = generate()?;
+            write_new(path, &token)?;
+            Ok((token, Origin::Generated))
+        }
+    }
+}
+
+/// Reads an existing token; `Ok(None)` when the file is missing or empty.
+pub fn read(path: &Path) -> Result<Option<Token>, String> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: cannot read token file: {e}", path.display())),
+    };
+    if text.is_empty() {
+        return Ok(None);
+    }
+    validate(&text).map_err(|why| format!("{}: {why}", path.display()))?;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{:o}", meta.permissions().mode() & 0o777),
+            "token file is readable by other users; chmod 600 it"
+        );
+    }
+    let text = String::from_utf8(text).map_err(|_| format!("{}: token is not text", path.display()))?;
+    Ok(Some(Token::new(text)))
+}
+
+fn validate(token: &[u8]) -> Result<(), String> {
+    if token.ends_with(b"\n") || token.ends_with(b"\r") {
+        return Err("token ends with a newline, which botocore, the Rust SDK and the JDK reject; \
+                    rewrite it without one (printf '%s' TOKEN > FILE)"
+            .into());
+    }
+    if !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len()) {
+        return Err(format!("token must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} characters"));
+    }
+    if !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err("token may hold only visible ASCII characters (no spaces)".into());
+    }
+    Ok(())
+}
+
+fn generate() -> Result<Token, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("cannot get random bytes for the token: {e}"))?;
+    Ok(Token::new(URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+fn write_new(path: &Path, token: &Token) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: cannot create token directory: {e}", dir.display()))?;
+    }
+    // Write beside the target, then rename: a reader never sees half a token.
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("{}: cannot write token file: {e}", tmp.display()))?;
+    file.write_all(token.expose().as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| format!("{}: cannot write token file: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: cannot write token file: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("grantd-token-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn generates_a_private_token_without_newline_and_reuses_it() {
+        let d = dir("gen");
+        let path = d.join("sub").join("token");
+        let (token, origin) = load_or_create(&path).unwrap();
+        assert_eq!(origin, Origin::Generated);
+        assert_eq!(token.expose().len(), 43);
+        let on_disk = std::fs::read(&path).unwrap();
+        assert_eq!(on_disk, token.expose().as_bytes());
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        let (again, origin) = load_or_create(&path).unwrap();
+        assert_eq!(origin, Origin::Existing);
+        assert_eq!(again.expose(), token.expose());
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn an_empty_file_gets_a_new_token() {
+        let d = dir("empty");
+        std::fs::create_dir_all(&d).unwrap();
+        let path = d.join("token");
+        std::fs::write(&path, "").unwrap();
+        let (_, origin) = load_or_create(&path).unwrap();
+        assert_eq!(origin, Origin::Generated);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn refuses_tokens_clients_would_reject() {
+        let d = dir("bad");
+        std::fs::create_dir_all(&d).unwrap();
+        let path = d.join("token");
+        for (content, why) in [
+            ("a-perfectly-fine-token\n", "newline"),
+            ("short", "16 to 4096"),
+            ("has a space in the middle", "visible ASCII"),
+        ] {
+            std::fs::write(&path, content).unwrap();
+            let err = load_or_create(&path).unwrap_err();
+            assert!(err.contains(why), "{content:?}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn compares_exactly() {
+        let t = Token::new("0123456789abcdef");
+        assert!(t.matches(b"0123456789abcdef"));
+        assert!(!t.matches(b"0123456789abcdeF"));
+        assert!(!t.matches(b"0123456789abcde"));
+        assert!(!t.matches(b""));
+        assert!(!format!("{t:?}").contains("0123456789abcdef"));
+    }
+}
