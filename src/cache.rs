@@ -127,7 +127,10 @@ impl From<UpstreamError> for CacheError {
         let message = match e.kind {
             // The service's own reason, as the contract asks.
             ErrorKind::Denied | ErrorKind::InvalidRequest => e.message,
-            _ => format!("S3 Access Grants is unavailable ({}: {})", e.code, e.message),
+            _ => format!(
+                "S3 Access Grants is unavailable ({}: {})",
+                e.code, e.message
+            ),
         };
         CacheError { kind, message }
     }
@@ -211,7 +214,10 @@ struct Entry {
 
 impl Entry {
     fn current(&self) -> Arc<Vended> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn replace(&self, vended: Arc<Vended>) {
@@ -237,7 +243,9 @@ impl Entry {
 }
 
 fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Grant targets of live `Default` entries, by bucket, so a new target finds the
@@ -266,7 +274,10 @@ impl GrantIndex {
     }
 
     fn add(&mut self, key: &DataAccessRequest) {
-        let list = self.by_bucket.entry(key.target.bucket().into()).or_default();
+        let list = self
+            .by_bucket
+            .entry(key.target.bucket().into())
+            .or_default();
         if !list.contains(key) {
             list.push(key.clone());
         }
@@ -329,7 +340,10 @@ impl Cache {
             .max_capacity(settings.max_entries)
             .eviction_listener(move |key: Arc<DataAccessRequest>, _, cause| {
                 if cause != moka::notification::RemovalCause::Replaced {
-                    index.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                    index
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
                 }
             })
             .build();
@@ -393,7 +407,10 @@ impl Cache {
         let inner = &self.inner;
         let mut inflight = inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(load) = inflight.get(request) {
-            inner.metrics.coalesced_waits.fetch_add(1, Ordering::Relaxed);
+            inner
+                .metrics
+                .coalesced_waits
+                .fetch_add(1, Ordering::Relaxed);
             return Ok(load.clone());
         }
         if !inner.take_load_token() {
@@ -418,7 +435,10 @@ impl Cache {
         });
         let load = async move {
             handle.await.unwrap_or_else(|e| {
-                Err(CacheError::new(CacheErrorKind::Internal, format!("load task failed: {e}")))
+                Err(CacheError::new(
+                    CacheErrorKind::Internal,
+                    format!("load task failed: {e}"),
+                ))
             })
         }
         .boxed()
@@ -461,7 +481,11 @@ impl Cache {
 impl Inner {
     fn lookup(&self, request: &DataAccessRequest) -> Option<Arc<Entry>> {
         if request.privilege == Privilege::Default {
-            let key = self.grants.read().unwrap_or_else(|p| p.into_inner()).find(request)?;
+            let key = self
+                .grants
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .find(request)?;
             self.entries.get(&key)
         } else {
             self.entries.get(request)
@@ -497,7 +521,8 @@ impl Inner {
                 ErrorKind::Malformed => "malformed",
             },
         };
-        self.metrics.upstream_call("GetDataAccess", outcome, started.elapsed());
+        self.metrics
+            .upstream_call("GetDataAccess", outcome, started.elapsed());
         let access = result?;
         let now = self.clock.now();
         if access.credentials.remaining(now) <= self.settings.serve_floor {
@@ -515,7 +540,10 @@ impl Inner {
     }
 
     /// The body of a cold load: call, then install the entry or remember the denial.
-    async fn load_now(self: &Arc<Self>, request: &DataAccessRequest) -> Result<Arc<Vended>, CacheError> {
+    async fn load_now(
+        self: &Arc<Self>,
+        request: &DataAccessRequest,
+    ) -> Result<Arc<Vended>, CacheError> {
         match self.fetch(request).await {
             Ok(vended) => {
                 info!(
@@ -544,7 +572,8 @@ impl Inner {
     fn remember_denial(&self, request: &DataAccessRequest, e: &UpstreamError) {
         let until = self.clock.now() + self.settings.denial_ttl;
         let error = CacheError::from(e.clone());
-        self.denials.insert(request.clone(), Denial { error, until });
+        self.denials
+            .insert(request.clone(), Denial { error, until });
     }
 
     /// Stores fresh credentials under their entry key, starting its refresher
@@ -570,9 +599,15 @@ impl Inner {
         });
         if entry.is_fresh() {
             if key.privilege == Privilege::Default {
-                self.grants.write().unwrap_or_else(|p| p.into_inner()).add(&key);
+                self.grants
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .add(&key);
             }
-            tokio::spawn(refresher(Arc::downgrade(self), Arc::downgrade(entry.value())));
+            tokio::spawn(refresher(
+                Arc::downgrade(self),
+                Arc::downgrade(entry.value()),
+            ));
         } else {
             entry.value().replace(vended);
             entry.value().touch(now);

@@ -147,7 +147,10 @@ struct CredsArgs {
 /// Parses the command line and runs the command; returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("grantd: cannot start the async runtime: {e}");
@@ -181,7 +184,12 @@ fn resolve(flags: &DaemonFlags) -> Result<Settings, i32> {
 
 fn report_config_errors(errors: &[String]) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "grantd: invalid configuration ({} problem{}):", errors.len(), if errors.len() == 1 { "" } else { "s" });
+    let _ = writeln!(
+        err,
+        "grantd: invalid configuration ({} problem{}):",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
     for e in errors {
         let _ = writeln!(err, "  - {e}");
     }
@@ -193,7 +201,9 @@ pub fn init_logging(format: LogFormat, level: Option<&str>, default: &str) {
         .map(tracing_subscriber::EnvFilter::new)
         .or_else(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -240,12 +250,25 @@ pub fn describe(s: &Settings) -> String {
     let opt = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_string());
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<20} {v}\n"));
-    line("config", s.config_file.as_ref().map_or("none".into(), |p| p.display().to_string()));
+    line(
+        "config",
+        s.config_file
+            .as_ref()
+            .map_or("none".into(), |p| p.display().to_string()),
+    );
     line("listen", s.listen.to_string());
     line("allow_remote", s.allow_remote.to_string());
-    line("addr_file", s.addr_file.as_ref().map_or("none".into(), |p| p.display().to_string()));
+    line(
+        "addr_file",
+        s.addr_file
+            .as_ref()
+            .map_or("none".into(), |p| p.display().to_string()),
+    );
     line("token_file", s.token_file.display().to_string());
-    line("account_id", opt(&s.account_id, "from STS GetCallerIdentity"));
+    line(
+        "account_id",
+        opt(&s.account_id, "from STS GetCallerIdentity"),
+    );
     line("region", opt(&s.region, "from the AWS region chain"));
     line("default_profile", opt(&s.default_profile, "none"));
     line("imds", s.imds.to_string());
@@ -253,7 +276,10 @@ pub fn describe(s: &Settings) -> String {
     line("log_level", opt(&s.log_level, "RUST_LOG or info"));
     line("max_entries", s.max_entries.to_string());
     line("max_connections", s.max_connections.to_string());
-    line("s3control_endpoint", opt(&s.s3control_endpoint, "AWS default"));
+    line(
+        "s3control_endpoint",
+        opt(&s.s3control_endpoint, "AWS default"),
+    );
     line("sts_endpoint", opt(&s.sts_endpoint, "AWS default"));
     for p in &s.profiles {
         let r = &p.request;
@@ -267,7 +293,10 @@ pub fn describe(s: &Settings) -> String {
         if let Some(g) = &r.region {
             extra.push_str(&format!(" region={g}"));
         }
-        line(&format!("profile {}", p.name), format!("{} {} {}{extra}", r.target, r.permission, r.privilege));
+        line(
+            &format!("profile {}", p.name),
+            format!("{} {} {}{extra}", r.target, r.permission, r.privilege),
+        );
     }
     out
 }
@@ -313,7 +342,10 @@ async fn creds(args: CredsArgs) -> i32 {
     let token = match crate::token::read(&settings.token_file) {
         Ok(Some(t)) => t,
         Ok(None) => {
-            eprintln!("grantd creds: no token at {}; is grantd serve running?", settings.token_file.display());
+            eprintln!(
+                "grantd creds: no token at {}; is grantd serve running?",
+                settings.token_file.display()
+            );
             return EXIT_UNAVAILABLE;
         }
         Err(e) => {
@@ -352,7 +384,9 @@ async fn creds(args: CredsArgs) -> i32 {
 /// expiration (never the secret) as one JSON line.
 async fn sdk_probe() -> i32 {
     use aws_credential_types::provider::ProvideCredentials;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
     let Some(provider) = config.credentials_provider() else {
         eprintln!("sdk-probe: no credentials provider");
         return 1;
@@ -360,7 +394,10 @@ async fn sdk_probe() -> i32 {
     match provider.provide_credentials().await {
         Ok(c) => {
             let expiration = c.expiry().map(crate::credentials::format_timestamp);
-            println!("{}", serde_json::json!({"access_key_id": c.access_key_id(), "expiration": expiration}));
+            println!(
+                "{}",
+                serde_json::json!({"access_key_id": c.access_key_id(), "expiration": expiration})
+            );
             0
         }
         Err(e) => {

@@ -41,7 +41,10 @@ pub fn daemon_addr(settings: &Settings) -> Result<SocketAddr, String> {
                     .map_err(|_| format!("{}: not a host:port address", path.display()))?;
             }
             Err(e) if addr.port() == 0 => {
-                return Err(format!("{}: cannot read the daemon's address ({e}); is grantd serve running?", path.display()));
+                return Err(format!(
+                    "{}: cannot read the daemon's address ({e}); is grantd serve running?",
+                    path.display()
+                ));
             }
             Err(_) => {}
         }
@@ -74,16 +77,23 @@ pub fn credentials_path(settings: &Settings, sel: &Selection) -> Result<String, 
                 .parse()
                 .map_err(|e: crate::scope::ScopeError| e.to_string())?;
             let mut q = form_urlencoded::Serializer::new(String::new());
-            q.append_pair("target", target.as_str()).append_pair("permission", permission.as_str());
+            q.append_pair("target", target.as_str())
+                .append_pair("permission", permission.as_str());
             if let Some(p) = &sel.privilege {
-                let p: Privilege = p.parse().map_err(|e: crate::scope::ScopeError| e.to_string())?;
+                let p: Privilege = p
+                    .parse()
+                    .map_err(|e: crate::scope::ScopeError| e.to_string())?;
                 q.append_pair("privilege", p.as_str());
             }
             if let Some(d) = sel.duration {
                 q.append_pair("duration", &d.to_string());
             }
             // Keep '/', ':' and '*' readable in the URI; clients keep the query as given.
-            let query = q.finish().replace("%3A", ":").replace("%2F", "/").replace("%2A", "*");
+            let query = q
+                .finish()
+                .replace("%3A", ":")
+                .replace("%2F", "/")
+                .replace("%2A", "*");
             Ok(format!("/v1/credentials?{query}"))
         }
         (None, None) => {
@@ -118,7 +128,11 @@ pub fn env_lines(addr: SocketAddr, path: &str, settings: &Settings) -> String {
 }
 
 /// One GET to the daemon; returns status and body.
-pub async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Result<(u16, Bytes), String> {
+pub async fn get(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> Result<(u16, Bytes), String> {
     let work = async {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
@@ -131,8 +145,13 @@ pub async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Result<(u
         if let Some(token) = token {
             req = req.header("authorization", token);
         }
-        let req = req.body(Empty::<Bytes>::new()).map_err(|e| format!("bad request: {e}"))?;
-        let resp = sender.send_request(req).await.map_err(|e| format!("grantd at {addr} failed: {e}"))?;
+        let req = req
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| format!("bad request: {e}"))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("grantd at {addr} failed: {e}"))?;
         let status = resp.status().as_u16();
         let body = resp
             .into_body()
@@ -157,7 +176,8 @@ pub enum Format {
 
 /// Renders a daemon answer in `format`; `Err` for a body that is not credentials.
 pub fn render(body: &[u8], format: Format) -> Result<String, String> {
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| "grantd answered with something other than JSON".to_string())?;
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| "grantd answered with something other than JSON".to_string())?;
     let field = |name: &str| {
         v.get(name)
             .and_then(|x| x.as_str())
@@ -187,7 +207,10 @@ pub fn render(body: &[u8], format: Format) -> Result<String, String> {
 /// `code: message` of a daemon error body.
 pub fn error_text(status: u16, body: &[u8]) -> String {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    match (v.get("code").and_then(|c| c.as_str()), v.get("message").and_then(|m| m.as_str())) {
+    match (
+        v.get("code").and_then(|c| c.as_str()),
+        v.get("message").and_then(|m| m.as_str()),
+    ) {
         (Some(code), Some(message)) => format!("{code} (HTTP {status}): {message}"),
         _ => format!("HTTP {status}"),
     }
@@ -205,7 +228,8 @@ mod tests {
     #[test]
     fn renders_process_and_env_formats() {
         let body = br#"{"AccessKeyId":"ASIA1","SecretAccessKey":"s","Token":"t","Expiration":"2026-11-23T12:00:00Z"}"#;
-        let p: serde_json::Value = serde_json::from_str(&render(body, Format::Process).unwrap()).unwrap();
+        let p: serde_json::Value =
+            serde_json::from_str(&render(body, Format::Process).unwrap()).unwrap();
         assert_eq!(p["Version"], 1);
         assert_eq!(p["SessionToken"], "t");
         let env = render(body, Format::Env).unwrap();
@@ -216,7 +240,8 @@ mod tests {
 
     #[test]
     fn error_text_reads_the_contract_body() {
-        let body = br#"{"code":"AccessDenied","message":"no","Code":"AccessDenied","Message":"no"}"#;
+        let body =
+            br#"{"code":"AccessDenied","message":"no","Code":"AccessDenied","Message":"no"}"#;
         assert_eq!(error_text(403, body), "AccessDenied (HTTP 403): no");
         assert_eq!(error_text(502, b""), "HTTP 502");
     }

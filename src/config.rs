@@ -151,7 +151,11 @@ impl Raw {
             RawValue::Text(s) => Some(s.clone()),
             RawValue::Toml(toml::Value::String(s)) => Some(s.clone()),
             RawValue::Toml(v) => {
-                problems.push(format!("{}: expected a string, got {}", self.origin, v.type_str()));
+                problems.push(format!(
+                    "{}: expected a string, got {}",
+                    self.origin,
+                    v.type_str()
+                ));
                 None
             }
         }
@@ -164,12 +168,19 @@ impl Raw {
                 "1" | "true" | "yes" | "on" => Some(true),
                 "0" | "false" | "no" | "off" => Some(false),
                 _ => {
-                    problems.push(format!("{}: expected true or false, got {s:?}", self.origin));
+                    problems.push(format!(
+                        "{}: expected true or false, got {s:?}",
+                        self.origin
+                    ));
                     None
                 }
             },
             RawValue::Toml(v) => {
-                problems.push(format!("{}: expected true or false, got {}", self.origin, v.type_str()));
+                problems.push(format!(
+                    "{}: expected true or false, got {}",
+                    self.origin,
+                    v.type_str()
+                ));
                 None
             }
         }
@@ -184,7 +195,10 @@ impl Raw {
         match n {
             Some(n) if (min..=max).contains(&n) => Some(n),
             _ => {
-                problems.push(format!("{}: expected a whole number from {min} to {max}", self.origin));
+                problems.push(format!(
+                    "{}: expected a whole number from {min} to {max}",
+                    self.origin
+                ));
                 None
             }
         }
@@ -223,7 +237,10 @@ impl Lookup<'_> {
 /// Resolves settings from flags, environment and config file.
 pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>> {
     let mut problems = Problems::default();
-    let config_file = flags.config.clone().or_else(|| env.get("GRANTD_CONFIG").map(PathBuf::from));
+    let config_file = flags
+        .config
+        .clone()
+        .or_else(|| env.get("GRANTD_CONFIG").map(PathBuf::from));
     let file = match &config_file {
         Some(path) => read_file(path, &mut problems),
         None => toml::Table::new(),
@@ -251,22 +268,54 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
     let listen = match look.get(flags.listen.clone(), "listen") {
         Some(raw) => raw
             .text(&mut problems)
-            .and_then(|s| parse_listen(&s, allow_remote).map_err(|e| problems.push(format!("{}: {e}", raw.origin))).ok())
+            .and_then(|s| {
+                parse_listen(&s, allow_remote)
+                    .map_err(|e| problems.push(format!("{}: {e}", raw.origin)))
+                    .ok()
+            })
             .unwrap_or(DEFAULT_LISTEN),
         None => DEFAULT_LISTEN,
     };
-    let path = |raw: Option<Raw>, problems: &mut Problems| raw.and_then(|r| r.text(problems)).map(PathBuf::from);
-    let addr_file = path(look.get(flags.addr_file.as_ref().map(|p| p.display().to_string()), "addr_file"), &mut problems);
-    let token_file = path(look.get(flags.token_file.as_ref().map(|p| p.display().to_string()), "token_file"), &mut problems)
-        .unwrap_or_else(|| default_token_file(env));
+    let path = |raw: Option<Raw>, problems: &mut Problems| {
+        raw.and_then(|r| r.text(problems)).map(PathBuf::from)
+    };
+    let addr_file = path(
+        look.get(
+            flags.addr_file.as_ref().map(|p| p.display().to_string()),
+            "addr_file",
+        ),
+        &mut problems,
+    );
+    let token_file = path(
+        look.get(
+            flags.token_file.as_ref().map(|p| p.display().to_string()),
+            "token_file",
+        ),
+        &mut problems,
+    )
+    .unwrap_or_else(|| default_token_file(env));
 
-    let account_id = look.get(flags.account_id.clone(), "account_id").and_then(|raw| {
-        let v = raw.text(&mut problems)?;
-        check(&mut problems, &raw.origin, is_account_id(&v), "expected a 12-digit AWS account id").then_some(v)
-    });
+    let account_id = look
+        .get(flags.account_id.clone(), "account_id")
+        .and_then(|raw| {
+            let v = raw.text(&mut problems)?;
+            check(
+                &mut problems,
+                &raw.origin,
+                is_account_id(&v),
+                "expected a 12-digit AWS account id",
+            )
+            .then_some(v)
+        });
     let region = look.get(flags.region.clone(), "region").and_then(|raw| {
         let v = raw.text(&mut problems)?;
-        check(&mut problems, &raw.origin, is_region(&v), "expected an AWS region such as us-east-1").then_some(v)
+        check(
+            &mut problems,
+            &raw.origin,
+            is_region(&v),
+            "expected an AWS region such as us-east-1",
+        )
+        .then_some(v)
     });
     let imds = look
         .get(bool_flag(flags.imds), "imds")
@@ -277,22 +326,27 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
             Some("text") | None => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                problems.push(format!("{}: expected text or json, got {other:?}", raw.origin));
+                problems.push(format!(
+                    "{}: expected text or json, got {other:?}",
+                    raw.origin
+                ));
                 LogFormat::Text
             }
         },
         None => LogFormat::Text,
     };
-    let log_level = look.get(flags.log_level.clone(), "log_level").and_then(|raw| {
-        let v = raw.text(&mut problems)?;
-        match tracing_subscriber::EnvFilter::try_new(&v) {
-            Ok(_) => Some(v),
-            Err(e) => {
-                problems.push(format!("{}: invalid log filter {v:?}: {e}", raw.origin));
-                None
+    let log_level = look
+        .get(flags.log_level.clone(), "log_level")
+        .and_then(|raw| {
+            let v = raw.text(&mut problems)?;
+            match tracing_subscriber::EnvFilter::try_new(&v) {
+                Ok(_) => Some(v),
+                Err(e) => {
+                    problems.push(format!("{}: invalid log filter {v:?}: {e}", raw.origin));
+                    None
+                }
             }
-        }
-    });
+        });
     let max_entries = look
         .get(None, "max_entries")
         .and_then(|r| r.integer(&mut problems, 1, 10_000_000))
@@ -385,14 +439,18 @@ fn parse_profiles(file: &toml::Table, file_name: &str, problems: &mut Problems) 
         return Vec::new();
     };
     let Some(section) = section.as_table() else {
-        problems.push(format!("{file_name}: profiles: expected a table of [profiles.NAME] sections"));
+        problems.push(format!(
+            "{file_name}: profiles: expected a table of [profiles.NAME] sections"
+        ));
         return Vec::new();
     };
     let mut out = Vec::new();
     for (name, body) in section {
         let at = format!("{file_name}: profiles.{name}");
         if !is_profile_name(name) {
-            problems.push(format!("{at}: profile names may hold only A-Z, a-z, 0-9, '.', '_' and '-' (at most 64)"));
+            problems.push(format!(
+                "{at}: profile names may hold only A-Z, a-z, 0-9, '.', '_' and '-' (at most 64)"
+            ));
         }
         let Some(body) = body.as_table() else {
             problems.push(format!("{at}: expected a table"));
@@ -408,45 +466,75 @@ fn parse_profiles(file: &toml::Table, file_name: &str, problems: &mut Problems) 
                 None => None,
                 Some(toml::Value::String(s)) => Some(s.clone()),
                 Some(v) => {
-                    problems.push(format!("{at}.{key}: expected a string, got {}", v.type_str()));
+                    problems.push(format!(
+                        "{at}.{key}: expected a string, got {}",
+                        v.type_str()
+                    ));
                     None
                 }
             }
         };
         let target = match text("target", problems) {
-            Some(t) => S3Target::parse(&t).map_err(|e| problems.push(format!("{at}.target: {e}"))).ok(),
+            Some(t) => S3Target::parse(&t)
+                .map_err(|e| problems.push(format!("{at}.target: {e}")))
+                .ok(),
             None => {
-                problems.push(format!("{at}: missing target (e.g. target = \"s3://bucket/prefix/*\")"));
+                problems.push(format!(
+                    "{at}: missing target (e.g. target = \"s3://bucket/prefix/*\")"
+                ));
                 None
             }
         };
         let permission = match text("permission", problems) {
-            Some(p) => p.parse::<Permission>().map_err(|e| problems.push(format!("{at}.permission: {e}"))).ok(),
+            Some(p) => p
+                .parse::<Permission>()
+                .map_err(|e| problems.push(format!("{at}.permission: {e}")))
+                .ok(),
             None => {
-                problems.push(format!("{at}: missing permission (READ, WRITE or READWRITE)"));
+                problems.push(format!(
+                    "{at}: missing permission (READ, WRITE or READWRITE)"
+                ));
                 None
             }
         };
         let privilege = text("privilege", problems)
-            .map(|p| p.parse::<Privilege>().map_err(|e| problems.push(format!("{at}.privilege: {e}"))).ok())
+            .map(|p| {
+                p.parse::<Privilege>()
+                    .map_err(|e| problems.push(format!("{at}.privilege: {e}")))
+                    .ok()
+            })
             .unwrap_or(Some(Privilege::Default));
         let duration_seconds = match body.get("duration_seconds") {
             None => Some(None),
-            Some(toml::Value::Integer(n)) if u32::try_from(*n).is_ok_and(|n| DURATION_RANGE.contains(&n)) => {
+            Some(toml::Value::Integer(n))
+                if u32::try_from(*n).is_ok_and(|n| DURATION_RANGE.contains(&n)) =>
+            {
                 Some(Some(*n as u32))
             }
             Some(_) => {
-                problems.push(format!("{at}.duration_seconds: expected a whole number from 900 to 43200"));
+                problems.push(format!(
+                    "{at}.duration_seconds: expected a whole number from 900 to 43200"
+                ));
                 None
             }
         };
         let account_id = text("account_id", problems);
         if let Some(a) = &account_id {
-            check(problems, &format!("{at}.account_id"), is_account_id(a), "expected a 12-digit AWS account id");
+            check(
+                problems,
+                &format!("{at}.account_id"),
+                is_account_id(a),
+                "expected a 12-digit AWS account id",
+            );
         }
         let region = text("region", problems);
         if let Some(r) = &region {
-            check(problems, &format!("{at}.region"), is_region(r), "expected an AWS region such as us-east-1");
+            check(
+                problems,
+                &format!("{at}.region"),
+                is_region(r),
+                "expected an AWS region such as us-east-1",
+            );
         }
         if let (Some(target), Some(permission), Some(privilege), Some(duration_seconds)) =
             (target, permission, privilege, duration_seconds)
@@ -493,12 +581,16 @@ pub fn default_token_file(env: &dyn Source) -> PathBuf {
         return Path::new(&dir).join("grantd").join("token");
     }
     let tmp = env.get("TMPDIR").unwrap_or_else(|| "/tmp".into());
-    Path::new(&tmp).join(format!("grantd-{}", current_uid())).join("token")
+    Path::new(&tmp)
+        .join(format!("grantd-{}", current_uid()))
+        .join("token")
 }
 
 fn current_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0)
 }
 
 /// AWS SDK endpoint conventions: the service variable, else `AWS_ENDPOINT_URL`,
@@ -517,20 +609,25 @@ fn endpoint(env: &dyn Source, service_var: &str, problems: &mut Problems) -> Opt
     if url.starts_with("http://") || url.starts_with("https://") {
         Some(url.trim_end_matches('/').to_string())
     } else {
-        problems.push(format!("{var}: expected an http:// or https:// URL, got {url:?}"));
+        problems.push(format!(
+            "{var}: expected an http:// or https:// URL, got {url:?}"
+        ));
         None
     }
 }
 
 fn is_region(s: &str) -> bool {
     (2..=32).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
 
 pub fn is_profile_name(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 #[cfg(test)]

@@ -44,7 +44,9 @@ pub struct Credentials {
 impl Credentials {
     /// Time left before `expiration`, zero once past.
     pub fn remaining(&self, now: SystemTime) -> Duration {
-        self.expiration.duration_since(now).unwrap_or(Duration::ZERO)
+        self.expiration
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO)
     }
 }
 
@@ -62,7 +64,10 @@ impl fmt::Debug for Credentials {
 /// `YYYY-MM-DDTHH:MM:SSZ` in UTC; fractions are dropped (rounded down), so a
 /// client never believes credentials live longer than they do.
 pub fn format_timestamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -333,8 +338,7 @@ mod tests {
 
     #[test]
     fn imds_and_process_bodies_follow_their_formats() {
-        let v: serde_json::Value =
-            serde_json::from_str(&imds_json(&creds(), UNIX_EPOCH)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&imds_json(&creds(), UNIX_EPOCH)).unwrap();
         assert_eq!(v["Code"], "Success");
         assert_eq!(v["Type"], "AWS-HMAC");
         assert_eq!(v["LastUpdated"], "1970-01-01T00:00:00Z");

@@ -19,8 +19,8 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::server::{self, AppState, Limits};
 use crate::token::{self, Origin, Token};
-use crate::upstream::aws::{AwsSettings, AwsUpstream};
 use crate::upstream::Upstream;
+use crate::upstream::aws::{AwsSettings, AwsUpstream};
 
 /// Exit code for bad configuration (EX_USAGE).
 pub const EXIT_CONFIG: i32 = 64;
@@ -49,7 +49,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), DaemonError> {
-    let (token, origin) = token::load_or_create(&settings.token_file).map_err(|e| DaemonError::config(vec![e]))?;
+    let (token, origin) =
+        token::load_or_create(&settings.token_file).map_err(|e| DaemonError::config(vec![e]))?;
     let metrics = Arc::new(Metrics::default());
     let upstream = AwsUpstream::load(
         AwsSettings {
@@ -65,10 +66,12 @@ pub async fn serve(
     .map_err(|e| DaemonError::config(vec![e]))?;
     let region = upstream.region().to_string();
 
-    let listener = TcpListener::bind(settings.listen).await.map_err(|e| DaemonError {
-        exit_code: 1,
-        messages: vec![format!("cannot listen on {}: {e}", settings.listen)],
-    })?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| DaemonError {
+            exit_code: 1,
+            messages: vec![format!("cannot listen on {}: {e}", settings.listen)],
+        })?;
     let bound = listener.local_addr().map_err(|e| DaemonError {
         exit_code: 1,
         messages: vec![format!("cannot read the bound address: {e}")],
@@ -76,7 +79,10 @@ pub async fn serve(
     if let Some(path) = &settings.addr_file {
         write_atomic(path, &bound.to_string()).map_err(|e| DaemonError {
             exit_code: 1,
-            messages: vec![format!("{}: cannot write address file: {e}", path.display())],
+            messages: vec![format!(
+                "{}: cannot write address file: {e}",
+                path.display()
+            )],
         })?;
     }
     info!(
@@ -126,9 +132,14 @@ pub async fn serve(
     Ok(())
 }
 
-/// Resolves the upstream identity (retrying with backoff), marks the daemon
-/// ready, then warms every profile so the first client does not wait.
-async fn become_ready(upstream: Arc<dyn Upstream>, ready: Arc<OnceLock<String>>, cache: Cache, settings: Settings) {
+/// Resolves the upstream identity (retrying with backoff), warms every
+/// profile, then marks the daemon ready.
+async fn become_ready(
+    upstream: Arc<dyn Upstream>,
+    ready: Arc<OnceLock<String>>,
+    cache: Cache,
+    settings: Settings,
+) {
     let mut delay = Duration::from_millis(250);
     let account = loop {
         match upstream.resolve_identity().await {
@@ -140,13 +151,19 @@ async fn become_ready(upstream: Arc<dyn Upstream>, ready: Arc<OnceLock<String>>,
             }
         }
     };
+    // Warm every profile before declaring readiness, so a client that waited
+    // for /readyz never waits for a cold load. Failures are logged, not fatal.
+    let warm = settings.profiles.iter().map(|profile| {
+        let cache = cache.clone();
+        async move {
+            if let Err(e) = cache.get(&profile.request).await {
+                warn!(profile = %profile.name, scope = %profile.request, error = %e, "could not warm profile");
+            }
+        }
+    });
+    futures_util::future::join_all(warm).await;
     info!(account_id = %account, "ready");
     let _ = ready.set(account);
-    for profile in &settings.profiles {
-        if let Err(e) = cache.get(&profile.request).await {
-            warn!(profile = %profile.name, scope = %profile.request, error = %e, "could not warm profile");
-        }
-    }
 }
 
 /// Writes `text` beside `path` and renames it into place.

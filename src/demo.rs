@@ -17,8 +17,10 @@ use tokio::sync::{oneshot, watch};
 
 use crate::client;
 use crate::clock::SystemClock;
-use crate::config::{self, LogFormat, Profile, ProcessEnv, Settings, Source};
-use crate::emulator::{self, DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario};
+use crate::config::{self, LogFormat, ProcessEnv, Profile, Settings, Source};
+use crate::emulator::{
+    self, DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario,
+};
 use crate::scope::{Permission, S3Target};
 use crate::upstream::DataAccessRequest;
 
@@ -36,7 +38,8 @@ pub struct DemoArgs {
 }
 
 fn profile(name: &str, prefix: &str, permission: Permission) -> Profile {
-    let target = S3Target::parse(&format!("s3://{DEMO_BUCKET}/{prefix}")).expect("demo targets are valid");
+    let target =
+        S3Target::parse(&format!("s3://{DEMO_BUCKET}/{prefix}")).expect("demo targets are valid");
     Profile {
         name: name.into(),
         request: DataAccessRequest::new(target, permission),
@@ -72,7 +75,9 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
     let emulator = Emulator::new(Scenario::demo(), Arc::new(SystemClock));
     tokio::spawn(emulator::run(listener, emulator, stopped(stop_rx.clone())));
     let emu_url = format!("http://{emu_addr}");
-    say(format!("▸ S3 Control + STS emulator on {emu_url} (bucket {DEMO_BUCKET})"));
+    say(format!(
+        "▸ S3 Control + STS emulator on {emu_url} (bucket {DEMO_BUCKET})"
+    ));
     say("  RoleA is granted READWRITE on Product/* and UserA/*; nothing on UserB/*");
 
     // 2. The daemon, as `grantd serve` would run with AWS_ENDPOINT_URL_S3_CONTROL/STS set.
@@ -91,7 +96,9 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         listen,
         allow_remote: false,
         addr_file: None,
-        token_file: args.token_file.unwrap_or_else(|| config::default_token_file(&ProcessEnv)),
+        token_file: args
+            .token_file
+            .unwrap_or_else(|| config::default_token_file(&ProcessEnv)),
         account_id: None,
         region: Some("us-east-1".into()),
         default_profile: Some("usera".into()),
@@ -116,22 +123,34 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         "grantd-demo",
     ));
     let (bound_tx, bound_rx) = oneshot::channel();
-    let daemon = tokio::spawn(crate::daemon::serve(settings, Some(base), stopped(stop_rx.clone()), move |addr, _| {
-        let _ = bound_tx.send(addr);
-    }));
+    let daemon = tokio::spawn(crate::daemon::serve(
+        settings,
+        Some(base),
+        stopped(stop_rx.clone()),
+        move |addr, _| {
+            let _ = bound_tx.send(addr);
+        },
+    ));
     let addr = match bound_rx.await {
         Ok(a) => a,
         Err(_) => {
             let err = daemon.await.map_err(|e| e.to_string())?.err();
-            return Err(err.map(|e| e.messages.join("; ")).unwrap_or_else(|| "the daemon did not start".into()));
+            return Err(err
+                .map(|e| e.messages.join("; "))
+                .unwrap_or_else(|| "the daemon did not start".into()));
         }
     };
     wait_ready(addr).await?;
-    say(format!("▸ grantd serving on http://{addr} as RoleA (token in {})", token_file.display()));
+    say(format!(
+        "▸ grantd serving on http://{addr} as RoleA (token in {})",
+        token_file.display()
+    ));
 
     // 3. A real client: the AWS SDK for Rust's default chain, in its own process.
     let full_uri = format!("http://{addr}/v1/credentials/usera");
-    say("▸ AWS SDK for Rust, default credential chain, AWS_CONTAINER_CREDENTIALS_FULL_URI=…/v1/credentials/usera:");
+    say(
+        "▸ AWS SDK for Rust, default credential chain, AWS_CONTAINER_CREDENTIALS_FULL_URI=…/v1/credentials/usera:",
+    );
     say(format!("  {}", sdk_probe(&full_uri, &token_file).await?));
     let inside = format!(
         "http://{addr}/v1/credentials?target=s3://{DEMO_BUCKET}/UserA/notebooks/*&permission=READWRITE"
@@ -143,16 +162,27 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
     let token = crate::token::read(&token_file)?.ok_or("token file vanished")?;
     let denied = format!("/v1/credentials?target=s3://{DEMO_BUCKET}/UserB/*&permission=READ");
     let (status, body) = client::get(addr, &denied, Some(token.expose())).await?;
-    say(format!("▸ UserB/* for RoleA → {}", client::error_text(status, &body)));
+    say(format!(
+        "▸ UserB/* for RoleA → {}",
+        client::error_text(status, &body)
+    ));
     let (_, calls) = client::get(emu_addr, "/_emulator/calls", None).await?;
     let calls: serde_json::Value = serde_json::from_slice(&calls).unwrap_or_default();
-    say(format!("▸ upstream calls so far: {}", calls.get("counts").cloned().unwrap_or_default()));
+    say(format!(
+        "▸ upstream calls so far: {}",
+        calls.get("counts").cloned().unwrap_or_default()
+    ));
 
     // 5. For another shell.
     say("");
     say("In another shell, point any AWS SDK at grantd:");
-    print!("{}", client::env_lines(addr, "/v1/credentials/usera", &fake_settings(&token_file)));
-    say("then e.g.: python3 -c 'import boto3; print(boto3.Session().get_credentials().access_key)'");
+    print!(
+        "{}",
+        client::env_lines(addr, "/v1/credentials/usera", &fake_settings(&token_file))
+    );
+    say(
+        "then e.g.: python3 -c 'import boto3; print(boto3.Session().get_credentials().access_key)'",
+    );
     if args.once {
         let _ = stop_tx.send(true);
     } else {
@@ -168,7 +198,10 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
 }
 
 fn fake_settings(token_file: &std::path::Path) -> Settings {
-    let env = std::collections::HashMap::from([("GRANTD_TOKEN_FILE".to_string(), token_file.display().to_string())]);
+    let env = std::collections::HashMap::from([(
+        "GRANTD_TOKEN_FILE".to_string(),
+        token_file.display().to_string(),
+    )]);
     let env: &dyn Source = &env;
     config::resolve(&config::Flags::default(), env).expect("an empty configuration resolves")
 }
@@ -205,6 +238,9 @@ async fn sdk_probe(full_uri: &str, token_file: &std::path::Path) -> Result<Strin
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
-        Err(format!("the SDK probe failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "the SDK probe failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }

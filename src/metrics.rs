@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the upstream latency histogram.
-const LATENCY_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Most per-scope expiry series one scrape shows.
 pub const MAX_SCOPE_SERIES: usize = 1000;
@@ -74,7 +76,9 @@ impl Metrics {
 
     pub fn upstream_call(&self, operation: &'static str, outcome: &'static str, took: Duration) {
         let mut map = self.upstream.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry((operation, outcome)).or_default().observe(took.as_secs_f64());
+        map.entry((operation, outcome))
+            .or_default()
+            .observe(took.as_secs_f64());
     }
 
     pub fn refresh(&self, outcome: &'static str) {
@@ -106,41 +110,114 @@ impl Metrics {
     pub fn render(&self, entries: usize, scopes: &[ScopeExpiry], ready: bool) -> String {
         let mut out = String::with_capacity(4096);
         let w = &mut out;
-        header(w, "grantd_ready", "gauge", "1 once the upstream identity is resolved");
+        header(
+            w,
+            "grantd_ready",
+            "gauge",
+            "1 once the upstream identity is resolved",
+        );
         let _ = writeln!(w, "grantd_ready {}", u8::from(ready));
 
-        header(w, "grantd_http_requests_total", "counter", "HTTP requests by route and status");
-        for ((route, status), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(w, "grantd_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+        header(
+            w,
+            "grantd_http_requests_total",
+            "counter",
+            "HTTP requests by route and status",
+        );
+        for ((route, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                w,
+                "grantd_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
 
         let counters = [
-            ("grantd_cache_hits_total", "credential requests served from the cache", &self.cache_hits),
-            ("grantd_cache_misses_total", "credential requests that needed an upstream call", &self.cache_misses),
-            ("grantd_cache_denials_served_total", "requests answered from the remembered denials", &self.denials_served),
-            ("grantd_cache_coalesced_total", "requests that joined an upstream call already under way", &self.coalesced_waits),
-            ("grantd_rate_limited_total", "requests refused by the daemon's own upstream rate limit", &self.rate_limited),
+            (
+                "grantd_cache_hits_total",
+                "credential requests served from the cache",
+                &self.cache_hits,
+            ),
+            (
+                "grantd_cache_misses_total",
+                "credential requests that needed an upstream call",
+                &self.cache_misses,
+            ),
+            (
+                "grantd_cache_denials_served_total",
+                "requests answered from the remembered denials",
+                &self.denials_served,
+            ),
+            (
+                "grantd_cache_coalesced_total",
+                "requests that joined an upstream call already under way",
+                &self.coalesced_waits,
+            ),
+            (
+                "grantd_rate_limited_total",
+                "requests refused by the daemon's own upstream rate limit",
+                &self.rate_limited,
+            ),
         ];
         for (name, help, value) in counters {
             header(w, name, "counter", help);
             let _ = writeln!(w, "{name} {}", value.load(Ordering::Relaxed));
         }
 
-        header(w, "grantd_cache_entries", "gauge", "cached credential scopes");
+        header(
+            w,
+            "grantd_cache_entries",
+            "gauge",
+            "cached credential scopes",
+        );
         let _ = writeln!(w, "grantd_cache_entries {entries}");
 
-        header(w, "grantd_refreshes_total", "counter", "background refreshes by outcome");
-        for (outcome, n) in self.refreshes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        header(
+            w,
+            "grantd_refreshes_total",
+            "counter",
+            "background refreshes by outcome",
+        );
+        for (outcome, n) in self
+            .refreshes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(w, "grantd_refreshes_total{{outcome=\"{outcome}\"}} {n}");
         }
-        header(w, "grantd_evictions_total", "counter", "cached scopes dropped, by reason");
-        for (reason, n) in self.evictions.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        header(
+            w,
+            "grantd_evictions_total",
+            "counter",
+            "cached scopes dropped, by reason",
+        );
+        for (reason, n) in self
+            .evictions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(w, "grantd_evictions_total{{reason=\"{reason}\"}} {n}");
         }
 
         let name = "grantd_upstream_request_duration_seconds";
-        header(w, name, "histogram", "upstream calls by operation and outcome");
-        for ((op, outcome), h) in self.upstream.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        header(
+            w,
+            name,
+            "histogram",
+            "upstream calls by operation and outcome",
+        );
+        for ((op, outcome), h) in self
+            .upstream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let labels = format!("operation=\"{op}\",outcome=\"{outcome}\"");
             for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets.iter()) {
                 let _ = writeln!(w, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
@@ -151,7 +228,12 @@ impl Metrics {
         }
 
         let name = "grantd_credentials_seconds_to_expiry";
-        header(w, name, "gauge", "seconds until the cached credentials of a scope expire");
+        header(
+            w,
+            name,
+            "gauge",
+            "seconds until the cached credentials of a scope expire",
+        );
         for s in scopes.iter().take(MAX_SCOPE_SERIES) {
             let _ = writeln!(
                 w,
@@ -171,7 +253,10 @@ fn header(w: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 fn escape_label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -192,7 +277,9 @@ mod tests {
             seconds_left: 1800,
         }];
         let text = m.render(1, &scopes, true);
-        assert!(text.contains("grantd_http_requests_total{route=\"credentials\",status=\"200\"} 2"));
+        assert!(
+            text.contains("grantd_http_requests_total{route=\"credentials\",status=\"200\"} 2")
+        );
         assert!(text.contains("grantd_cache_hits_total 1"));
         assert!(text.contains(
             "grantd_upstream_request_duration_seconds_bucket{operation=\"GetDataAccess\",outcome=\"ok\",le=\"0.05\"} 1"

@@ -99,7 +99,10 @@ impl fmt::Display for ScopeError {
         match self {
             ScopeError::Target(why) => write!(f, "invalid target: {why}"),
             ScopeError::Permission(p) => {
-                write!(f, "invalid permission {p:?}: expected READ, WRITE or READWRITE")
+                write!(
+                    f,
+                    "invalid permission {p:?}: expected READ, WRITE or READWRITE"
+                )
             }
             ScopeError::Privilege(p) => {
                 write!(f, "invalid privilege {p:?}: expected Default or Minimal")
@@ -201,9 +204,13 @@ impl FromStr for S3Target {
 
 fn check_bucket(bucket: &str) -> Result<(), String> {
     if !(3..=63).contains(&bucket.len()) {
-        return Err(format!("bucket name must be 3 to 63 characters, got {}", bucket.len()));
+        return Err(format!(
+            "bucket name must be 3 to 63 characters, got {}",
+            bucket.len()
+        ));
     }
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_');
+    let ok_char =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_');
     if !bucket.chars().all(ok_char) {
         return Err("bucket name may hold only a-z, 0-9, '.', '-' and '_'".into());
     }
@@ -222,7 +229,10 @@ fn check_bucket(bucket: &str) -> Result<(), String> {
 /// A grant without `*` is a single object and contains only itself.
 pub fn grant_contains(grant: &str, target: &str) -> bool {
     match grant.strip_suffix('*') {
-        Some(prefix) => target.strip_suffix('*').unwrap_or(target).starts_with(prefix),
+        Some(prefix) => target
+            .strip_suffix('*')
+            .unwrap_or(target)
+            .starts_with(prefix),
         None => grant == target,
     }
 }

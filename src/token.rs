@@ -85,18 +85,23 @@ pub fn read(path: &Path) -> Result<Option<Token>, String> {
             "token file is readable by other users; chmod 600 it"
         );
     }
-    let text = String::from_utf8(text).map_err(|_| format!("{}: token is not text", path.display()))?;
+    let text =
+        String::from_utf8(text).map_err(|_| format!("{}: token is not text", path.display()))?;
     Ok(Some(Token::new(text)))
 }
 
 fn validate(token: &[u8]) -> Result<(), String> {
     if token.ends_with(b"\n") || token.ends_with(b"\r") {
-        return Err("token ends with a newline, which botocore, the Rust SDK and the JDK reject; \
+        return Err(
+            "token ends with a newline, which botocore, the Rust SDK and the JDK reject; \
                     rewrite it without one (printf '%s' TOKEN > FILE)"
-            .into());
+                .into(),
+        );
     }
     if !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len()) {
-        return Err(format!("token must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} characters"));
+        return Err(format!(
+            "token must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} characters"
+        ));
     }
     if !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
         return Err("token may hold only visible ASCII characters (no spaces)".into());
@@ -106,7 +111,8 @@ fn validate(token: &[u8]) -> Result<(), String> {
 
 fn generate() -> Result<Token, String> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("cannot get random bytes for the token: {e}"))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("cannot get random bytes for the token: {e}"))?;
     Ok(Token::new(URL_SAFE_NO_PAD.encode(bytes)))
 }
 
@@ -130,7 +136,8 @@ fn write_new(path: &Path, token: &Token) -> Result<(), String> {
     file.write_all(token.expose().as_bytes())
         .and_then(|_| file.sync_all())
         .map_err(|e| format!("{}: cannot write token file: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: cannot write token file: {e}", path.display()))
+    std::fs::rename(&tmp, path)
+        .map_err(|e| format!("{}: cannot write token file: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -138,7 +145,8 @@ mod tests {
     use super::*;
 
     fn dir(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("grantd-token-test-{}-{name}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("grantd-token-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d
     }
@@ -152,8 +160,18 @@ mod tests {
         assert_eq!(token.expose().len(), 43);
         let on_disk = std::fs::read(&path).unwrap();
         assert_eq!(on_disk, token.expose().as_bytes());
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
         let (again, origin) = load_or_create(&path).unwrap();
         assert_eq!(origin, Origin::Existing);
         assert_eq!(again.expose(), token.expose());

@@ -53,7 +53,11 @@ fn unavailable() -> UpstreamError {
 }
 
 fn denied() -> UpstreamError {
-    UpstreamError::new(ErrorKind::Denied, "AccessDenied", "You do not have READWRITE permissions")
+    UpstreamError::new(
+        ErrorKind::Denied,
+        "AccessDenied",
+        "You do not have READWRITE permissions",
+    )
 }
 
 /// Lets spawned tasks run without moving the clock.
@@ -83,20 +87,44 @@ async fn concurrent_requests_for_one_scope_make_one_upstream_call() {
 #[tokio::test(start_paused = true)]
 async fn default_privilege_entry_serves_scopes_inside_the_grant() {
     let h = harness();
-    let first = h.cache.get(&req("s3://bucket/UserA/2024/*", Permission::ReadWrite)).await.unwrap();
-    assert_eq!(first.info.matched_grant_target.as_deref(), Some("s3://bucket/UserA/*"));
-    let inside = h.cache.get(&req("s3://bucket/UserA/output/part-0", Permission::ReadWrite)).await.unwrap();
+    let first = h
+        .cache
+        .get(&req("s3://bucket/UserA/2024/*", Permission::ReadWrite))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.info.matched_grant_target.as_deref(),
+        Some("s3://bucket/UserA/*")
+    );
+    let inside = h
+        .cache
+        .get(&req(
+            "s3://bucket/UserA/output/part-0",
+            Permission::ReadWrite,
+        ))
+        .await
+        .unwrap();
     let grant = h.cache.get(&user_a()).await.unwrap();
     assert_eq!(h.upstream.calls(), 1);
-    assert_eq!(inside.credentials.access_key_id, first.credentials.access_key_id);
-    assert_eq!(grant.credentials.access_key_id, first.credentials.access_key_id);
+    assert_eq!(
+        inside.credentials.access_key_id,
+        first.credentials.access_key_id
+    );
+    assert_eq!(
+        grant.credentials.access_key_id,
+        first.credentials.access_key_id
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_sibling_prefix_is_not_inside_the_grant() {
     let h = harness();
     h.cache.get(&user_a()).await.unwrap();
-    let err = h.cache.get(&req("s3://bucket/UserAB/x", Permission::ReadWrite)).await.unwrap_err();
+    let err = h
+        .cache
+        .get(&req("s3://bucket/UserAB/x", Permission::ReadWrite))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, CacheErrorKind::Denied);
     assert_eq!(h.upstream.calls(), 2);
 }
@@ -104,23 +132,54 @@ async fn a_sibling_prefix_is_not_inside_the_grant() {
 #[tokio::test(start_paused = true)]
 async fn the_most_specific_cached_grant_answers() {
     let h = harness();
-    let special = h.cache.get(&req("s3://bucket/Product/special/b", Permission::Read)).await.unwrap();
-    let broad = h.cache.get(&req("s3://bucket/Product/a", Permission::Read)).await.unwrap();
+    let special = h
+        .cache
+        .get(&req("s3://bucket/Product/special/b", Permission::Read))
+        .await
+        .unwrap();
+    let broad = h
+        .cache
+        .get(&req("s3://bucket/Product/a", Permission::Read))
+        .await
+        .unwrap();
     assert_eq!(h.upstream.calls(), 2);
-    assert_ne!(broad.credentials.access_key_id, special.credentials.access_key_id);
+    assert_ne!(
+        broad.credentials.access_key_id,
+        special.credentials.access_key_id
+    );
     // Both cached grants contain this target; the narrower one answers.
-    let again = h.cache.get(&req("s3://bucket/Product/special/c", Permission::Read)).await.unwrap();
-    assert_eq!(again.credentials.access_key_id, special.credentials.access_key_id);
-    let other = h.cache.get(&req("s3://bucket/Product/other/d", Permission::Read)).await.unwrap();
-    assert_eq!(other.credentials.access_key_id, broad.credentials.access_key_id);
+    let again = h
+        .cache
+        .get(&req("s3://bucket/Product/special/c", Permission::Read))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.credentials.access_key_id,
+        special.credentials.access_key_id
+    );
+    let other = h
+        .cache
+        .get(&req("s3://bucket/Product/other/d", Permission::Read))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.credentials.access_key_id,
+        broad.credentials.access_key_id
+    );
     assert_eq!(h.upstream.calls(), 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn another_permission_is_another_entry() {
     let h = harness();
-    h.cache.get(&req("s3://bucket/UserA/x", Permission::ReadWrite)).await.unwrap();
-    h.cache.get(&req("s3://bucket/UserA/x", Permission::Read)).await.unwrap();
+    h.cache
+        .get(&req("s3://bucket/UserA/x", Permission::ReadWrite))
+        .await
+        .unwrap();
+    h.cache
+        .get(&req("s3://bucket/UserA/x", Permission::Read))
+        .await
+        .unwrap();
     assert_eq!(h.upstream.calls(), 2);
 }
 
@@ -143,13 +202,23 @@ async fn refreshes_in_the_background_after_half_life_before_twenty_minutes_remai
     tokio::time::sleep(29 * MIN).await;
     assert_eq!(h.upstream.calls(), 1, "no refresh before half-life");
     tokio::time::sleep(11 * MIN).await; // 40 min after issue: 20 min left
-    assert_eq!(h.upstream.calls(), 2, "refreshed once, before 20 min remained");
+    assert_eq!(
+        h.upstream.calls(),
+        2,
+        "refreshed once, before 20 min remained"
+    );
     let now = h.clock.now();
     let second = h.cache.get(&user_a()).await.unwrap();
-    assert_ne!(second.credentials.access_key_id, first.credentials.access_key_id);
+    assert_ne!(
+        second.credentials.access_key_id,
+        first.credentials.access_key_id
+    );
     assert!(second.credentials.remaining(now) > 50 * MIN);
     let refreshed_at = second.issued_at.duration_since(first.issued_at).unwrap();
-    assert!(refreshed_at >= 30 * MIN && refreshed_at <= 36 * MIN, "{refreshed_at:?}");
+    assert!(
+        refreshed_at >= 30 * MIN && refreshed_at <= 36 * MIN,
+        "{refreshed_at:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -171,8 +240,15 @@ async fn serves_stale_credentials_while_upstream_fails() {
     h.upstream.fail_always(unavailable());
     tokio::time::sleep(55 * MIN).await;
     let served = h.cache.get(&user_a()).await.unwrap();
-    assert_eq!(served.credentials.access_key_id, first.credentials.access_key_id);
-    assert!(h.upstream.calls() > 3, "refresh retried: {}", h.upstream.calls());
+    assert_eq!(
+        served.credentials.access_key_id,
+        first.credentials.access_key_id
+    );
+    assert!(
+        h.upstream.calls() > 3,
+        "refresh retried: {}",
+        h.upstream.calls()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -198,7 +274,10 @@ async fn failed_refreshes_back_off_exponentially() {
     tokio::time::sleep(2 * MIN).await;
     let in_two_minutes = h.upstream.calls() - start;
     // 1,2,4,8,16,30,30.. s (±jitter) gives about 6 to 12 attempts in two minutes, not hundreds.
-    assert!((4..=14).contains(&in_two_minutes), "{in_two_minutes} attempts");
+    assert!(
+        (4..=14).contains(&in_two_minutes),
+        "{in_two_minutes} attempts"
+    );
     h.upstream.recover();
     tokio::time::sleep(Duration::from_secs(31)).await;
     let served = h.cache.get(&user_a()).await.unwrap();
@@ -223,7 +302,11 @@ async fn access_denied_is_remembered_briefly() {
     let scope = req("s3://bucket/UserB/*", Permission::Read);
     let first = h.cache.get(&scope).await.unwrap_err();
     assert_eq!(first.kind, CacheErrorKind::Denied);
-    assert!(first.message.contains("You do not have READ permissions"), "{}", first.message);
+    assert!(
+        first.message.contains("You do not have READ permissions"),
+        "{}",
+        first.message
+    );
     let second = h.cache.get(&scope).await.unwrap_err();
     assert_eq!(second, first);
     assert_eq!(h.upstream.calls(), 1);
@@ -235,7 +318,11 @@ async fn access_denied_is_remembered_briefly() {
 #[tokio::test(start_paused = true)]
 async fn transient_errors_are_never_cached() {
     let h = harness();
-    h.upstream.fail_next(UpstreamError::new(ErrorKind::Throttled, "SlowDown", "Please reduce"));
+    h.upstream.fail_next(UpstreamError::new(
+        ErrorKind::Throttled,
+        "SlowDown",
+        "Please reduce",
+    ));
     let err = h.cache.get(&user_a()).await.unwrap_err();
     assert_eq!(err.kind, CacheErrorKind::Throttled);
     h.cache.get(&user_a()).await.unwrap();
@@ -291,7 +378,11 @@ async fn a_slow_cold_load_goes_on_after_the_caller_gives_up() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     h.upstream.set_latency(Duration::ZERO);
     h.cache.get(&user_a()).await.unwrap();
-    assert_eq!(h.upstream.calls(), 1, "the retry found the first load's answer");
+    assert_eq!(
+        h.upstream.calls(),
+        1,
+        "the retry found the first load's answer"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -332,7 +423,10 @@ fn refresh_time_lies_between_half_life_and_twenty_minutes_left() {
     assert_eq!(refresh_time(issued, hour, 0.0, &s), issued + 30 * MIN);
     assert_eq!(refresh_time(issued, hour, 1.0, &s), issued + 36 * MIN);
     let twelve_hours = issued + 720 * MIN;
-    assert_eq!(refresh_time(issued, twelve_hours, 1.0, &s), issued + 432 * MIN);
+    assert_eq!(
+        refresh_time(issued, twelve_hours, 1.0, &s),
+        issued + 432 * MIN
+    );
     // Too short to refresh before 20 minutes remain: half-life plus a little.
     let quarter = issued + 15 * MIN;
     let at = refresh_time(issued, quarter, 1.0, &s);

@@ -4,7 +4,10 @@ use std::io::Write;
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn file(text: &str) -> tempfile_lite::TempFile {
@@ -41,7 +44,11 @@ mod tempfile_lite {
 
 #[test]
 fn defaults_need_no_configuration() {
-    let s = resolve(&Flags::default(), &env(&[("XDG_RUNTIME_DIR", "/run/user/1000")])).unwrap();
+    let s = resolve(
+        &Flags::default(),
+        &env(&[("XDG_RUNTIME_DIR", "/run/user/1000")]),
+    )
+    .unwrap();
     assert_eq!(s.listen, DEFAULT_LISTEN);
     assert_eq!(s.token_file, PathBuf::from("/run/user/1000/grantd/token"));
     assert!(s.profiles.is_empty());
@@ -54,30 +61,49 @@ fn defaults_need_no_configuration() {
 fn token_file_falls_back_to_a_private_tmp_directory() {
     let s = resolve(&Flags::default(), &env(&[("TMPDIR", "/scratch")])).unwrap();
     let shown = s.token_file.display().to_string();
-    assert!(shown.starts_with("/scratch/grantd-") && shown.ends_with("/token"), "{shown}");
+    assert!(
+        shown.starts_with("/scratch/grantd-") && shown.ends_with("/token"),
+        "{shown}"
+    );
 }
 
 #[test]
 fn flag_beats_env_beats_file() {
-    let f = file("listen = \"127.0.0.1:1001\"\nregion = \"eu-west-1\"\naccount_id = \"111122223333\"\n");
+    let f = file(
+        "listen = \"127.0.0.1:1001\"\nregion = \"eu-west-1\"\naccount_id = \"111122223333\"\n",
+    );
     let flags = Flags {
         config: Some(f.0.clone()),
         listen: Some("127.0.0.1:1003".into()),
         ..Flags::default()
     };
-    let e = env(&[("GRANTD_LISTEN", "127.0.0.1:1002"), ("GRANTD_REGION", "us-west-2")]);
+    let e = env(&[
+        ("GRANTD_LISTEN", "127.0.0.1:1002"),
+        ("GRANTD_REGION", "us-west-2"),
+    ]);
     let s = resolve(&flags, &e).unwrap();
     assert_eq!(s.listen.port(), 1003);
     assert_eq!(s.region.as_deref(), Some("us-west-2"));
     assert_eq!(s.account_id.as_deref(), Some("111122223333"));
-    let s = resolve(&Flags { listen: None, ..flags }, &e).unwrap();
+    let s = resolve(
+        &Flags {
+            listen: None,
+            ..flags
+        },
+        &e,
+    )
+    .unwrap();
     assert_eq!(s.listen.port(), 1002);
 }
 
 #[test]
 fn config_file_comes_from_grantd_config_too() {
     let f = file("[profiles.a]\ntarget = \"s3://bucket/a/*\"\npermission = \"READ\"\n");
-    let s = resolve(&Flags::default(), &env(&[("GRANTD_CONFIG", f.0.to_str().unwrap())])).unwrap();
+    let s = resolve(
+        &Flags::default(),
+        &env(&[("GRANTD_CONFIG", f.0.to_str().unwrap())]),
+    )
+    .unwrap();
     assert_eq!(s.profiles.len(), 1);
 }
 
@@ -138,7 +164,14 @@ extra = 1
 #[test]
 fn invalid_toml_names_the_line() {
     let f = file("listen = \"127.0.0.1:1\"\nregion = \n");
-    let errors = resolve(&Flags { config: Some(f.0.clone()), ..Flags::default() }, &env(&[])).unwrap_err();
+    let errors = resolve(
+        &Flags {
+            config: Some(f.0.clone()),
+            ..Flags::default()
+        },
+        &env(&[]),
+    )
+    .unwrap_err();
     assert!(errors[0].contains("not valid TOML (line 2)"), "{errors:?}");
 }
 
@@ -187,21 +220,48 @@ account_id = "444455556666"
 region = "eu-west-1"
 "#;
     let f = file(text);
-    let s = resolve(&Flags { config: Some(f.0.clone()), ..Flags::default() }, &env(&[])).unwrap();
+    let s = resolve(
+        &Flags {
+            config: Some(f.0.clone()),
+            ..Flags::default()
+        },
+        &env(&[]),
+    )
+    .unwrap();
     assert_eq!(s.default_profile.as_deref(), Some("usera"));
     let product = s.profile("product").unwrap();
     assert_eq!(product.request.privilege, Privilege::Minimal);
     assert_eq!(product.request.account_id.as_deref(), Some("444455556666"));
-    assert_eq!(s.profile("usera").unwrap().request.duration_seconds, Some(3600));
+    assert_eq!(
+        s.profile("usera").unwrap().request.duration_seconds,
+        Some(3600)
+    );
 
     let e = env(&[("GRANTD_DEFAULT_PROFILE", "product")]);
-    let s = resolve(&Flags { config: Some(f.0.clone()), ..Flags::default() }, &e).unwrap();
+    let s = resolve(
+        &Flags {
+            config: Some(f.0.clone()),
+            ..Flags::default()
+        },
+        &e,
+    )
+    .unwrap();
     let names: Vec<_> = s.profiles.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["product", "usera"]);
 
     let e = env(&[("GRANTD_DEFAULT_PROFILE", "nope")]);
-    let errors = resolve(&Flags { config: Some(f.0.clone()), ..Flags::default() }, &e).unwrap_err();
-    assert!(errors[0].contains("GRANTD_DEFAULT_PROFILE: no profile named \"nope\""), "{errors:?}");
+    let errors = resolve(
+        &Flags {
+            config: Some(f.0.clone()),
+            ..Flags::default()
+        },
+        &e,
+    )
+    .unwrap_err();
+    assert!(
+        errors[0].contains("GRANTD_DEFAULT_PROFILE: no profile named \"nope\""),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -211,7 +271,10 @@ fn endpoints_follow_the_sdk_variables() {
         ("AWS_ENDPOINT_URL_S3_CONTROL", "http://127.0.0.1:7912"),
     ]);
     let s = resolve(&Flags::default(), &e).unwrap();
-    assert_eq!(s.s3control_endpoint.as_deref(), Some("http://127.0.0.1:7912"));
+    assert_eq!(
+        s.s3control_endpoint.as_deref(),
+        Some("http://127.0.0.1:7912")
+    );
     assert_eq!(s.sts_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
 
     let mut ignored = e.clone();
@@ -219,6 +282,13 @@ fn endpoints_follow_the_sdk_variables() {
     let s = resolve(&Flags::default(), &ignored).unwrap();
     assert_eq!(s.s3control_endpoint, None);
 
-    let errors = resolve(&Flags::default(), &env(&[("AWS_ENDPOINT_URL_STS", "localhost:1")])).unwrap_err();
-    assert!(errors[0].contains("AWS_ENDPOINT_URL_STS: expected an http"), "{errors:?}");
+    let errors = resolve(
+        &Flags::default(),
+        &env(&[("AWS_ENDPOINT_URL_STS", "localhost:1")]),
+    )
+    .unwrap_err();
+    assert!(
+        errors[0].contains("AWS_ENDPOINT_URL_STS: expected an http"),
+        "{errors:?}"
+    );
 }

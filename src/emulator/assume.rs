@@ -48,7 +48,11 @@ impl Minter {
             // One attempt: the daemon under test does its own retrying,
             // and a failure should show up as one 503, promptly.
             .retry_config(RetryConfig::standard().with_max_attempts(1))
-            .timeout_config(TimeoutConfig::builder().operation_timeout(CALL_TIMEOUT).build())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(CALL_TIMEOUT)
+                    .build(),
+            )
             .build();
         Minter {
             client: aws_sdk_sts::Client::from_conf(sdk_config),
@@ -132,7 +136,10 @@ mod tests {
         let target = S3Target::parse("s3://bucket/UserA/data/*").unwrap();
         let policy: serde_json::Value = serde_json::from_str(&session_policy(&target)).unwrap();
         let statements = policy["Statement"].as_array().unwrap();
-        assert_eq!(statements[0]["Resource"], "arn:aws:s3:::bucket/UserA/data/*");
+        assert_eq!(
+            statements[0]["Resource"],
+            "arn:aws:s3:::bucket/UserA/data/*"
+        );
         assert_eq!(statements[1]["Action"], "s3:ListBucket");
         assert_eq!(statements[1]["Resource"], "arn:aws:s3:::bucket");
         assert_eq!(
@@ -145,6 +152,9 @@ mod tests {
     fn minimal_policy_for_an_object_names_only_that_object() {
         let target = S3Target::parse("s3://bucket/UserA/file.csv").unwrap();
         let policy: serde_json::Value = serde_json::from_str(&session_policy(&target)).unwrap();
-        assert_eq!(policy["Statement"][0]["Resource"], "arn:aws:s3:::bucket/UserA/file.csv");
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            "arn:aws:s3:::bucket/UserA/file.csv"
+        );
     }
 }

@@ -39,7 +39,9 @@ pub(super) fn handle(emu: &Emulator, method: &Method, path: &str, body: &[u8]) -
         (_, "/calls" | "/reset" | "/faults" | "/settings") => {
             json_error(405, &format!("{method} is not allowed on {path}"))
         }
-        (_, r) if r.starts_with("/issued/") => json_error(405, &format!("{method} is not allowed on {path}")),
+        (_, r) if r.starts_with("/issued/") => {
+            json_error(405, &format!("{method} is not allowed on {path}"))
+        }
         _ => json_error(404, &format!("no control route {method} {path}")),
     };
     tracing::debug!(%method, path, status = reply.status().as_u16(), "emulator control call");
@@ -70,7 +72,10 @@ fn add_faults(emu: &Emulator, body: &[u8]) -> Reply {
 fn issued(emu: &Emulator, access_key_id: &str) -> Reply {
     match emu.state().issued.get(access_key_id) {
         Some(issued) => ok(issued.to_json()),
-        None => json_error(404, &format!("no credentials issued with access key id {access_key_id:?}")),
+        None => json_error(
+            404,
+            &format!("no credentials issued with access key id {access_key_id:?}"),
+        ),
     }
 }
 
@@ -119,5 +124,10 @@ fn ok(value: Value) -> Reply {
 
 /// `{"error": "..."}` with `status`.
 pub(super) fn json_error(status: u16, message: &str) -> Reply {
-    response(status, "application/json", json!({ "error": message }).to_string(), "")
+    response(
+        status,
+        "application/json",
+        json!({ "error": message }).to_string(),
+        "",
+    )
 }

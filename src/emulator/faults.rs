@@ -4,6 +4,12 @@
 //! `POST /_emulator/faults` API, its validation, the ordered fault table
 //! (first matching fault with uses left wins, each use spends one), and the
 //! rewriting of a good answer into a malformed one.
+//!
+//! A fault: `operation` (required; an operation name or `*`), optional
+//! `target_prefix` (`GetDataAccess` only), `times` (absent = forever),
+//! `latency_ms`, and at most one effect: `status` + `code` (+ `message`), or
+//! `malformed` = `truncated` | `not-xml` | `missing-field` | `bad-expiration`
+//! | `expired` (the last three alter `GetDataAccess` answers only).
 
 use std::time::Duration;
 
@@ -154,7 +160,10 @@ impl Fault {
 
         let times = table.u64("times", problems);
         if times == Some(0) {
-            problems.push(format!("{}: must be at least 1 (omit it for forever)", table.path_of("times")));
+            problems.push(format!(
+                "{}: must be at least 1 (omit it for forever)",
+                table.path_of("times")
+            ));
         }
         let latency = table
             .u64_in("latency_ms", 0..=MAX_LATENCY_MS, problems)
@@ -168,7 +177,10 @@ impl Fault {
         if let Some(code) = code
             && (code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'))
         {
-            problems.push(format!("{}: expected an error code such as SlowDown", table.path_of("code")));
+            problems.push(format!(
+                "{}: expected an error code such as SlowDown",
+                table.path_of("code")
+            ));
         }
         let malformed = malformed.and_then(|name| {
             let kind = Malformed::ALL.into_iter().find(|k| k.as_str() == name);
@@ -201,10 +213,16 @@ impl Fault {
             ));
         }
         if table.value("status").is_some() != table.value("code").is_some() {
-            problems.push(format!("{}: status and code go together", display_path(path)));
+            problems.push(format!(
+                "{}: status and code go together",
+                display_path(path)
+            ));
         }
         if table.value("message").is_some() && !has_error {
-            problems.push(format!("{}: only with status and code", table.path_of("message")));
+            problems.push(format!(
+                "{}: only with status and code",
+                table.path_of("message")
+            ));
         }
         if !has_error && !has_malformed && table.value("latency_ms").is_none() {
             problems.push(format!(
@@ -238,7 +256,8 @@ impl Fault {
 
     /// Reads the body of `POST /_emulator/faults`: one fault or an array.
     pub(super) fn from_json(body: &[u8]) -> Result<Vec<Fault>, Problems> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| vec![format!("invalid JSON: {e}")])?;
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| vec![format!("invalid JSON: {e}")])?;
         let mut problems = Problems::new();
         let faults: Vec<Fault> = match &value {
             Value::Array(items) => items
@@ -246,9 +265,15 @@ impl Fault {
                 .enumerate()
                 .filter_map(|(i, item)| Fault::from_value(item, &format!("[{i}]"), &mut problems))
                 .collect(),
-            _ => Fault::from_value(&value, "", &mut problems).into_iter().collect(),
+            _ => Fault::from_value(&value, "", &mut problems)
+                .into_iter()
+                .collect(),
         };
-        if problems.is_empty() { Ok(faults) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(faults)
+        } else {
+            Err(problems)
+        }
     }
 
     /// The JSON view for `GET /_emulator/faults`, same shape as the input.
@@ -259,7 +284,12 @@ impl Fault {
                 status,
                 code,
                 message,
-            } => (Some(*status), Some(code.as_str()), Some(message.as_str()), None),
+            } => (
+                Some(*status),
+                Some(code.as_str()),
+                Some(message.as_str()),
+                None,
+            ),
             Effect::Malformed(kind) => (None, None, None, Some(kind.as_str())),
         };
         FaultView {
@@ -321,7 +351,10 @@ impl FaultTable {
     /// Spends one use of the first fault that applies and returns it; a
     /// fault whose uses run out is dropped.
     pub(super) fn take(&mut self, operation: Operation, target: Option<&str>) -> Option<Fault> {
-        let index = self.faults.iter().position(|f| f.applies(operation, target))?;
+        let index = self
+            .faults
+            .iter()
+            .position(|f| f.applies(operation, target))?;
         let fault = &mut self.faults[index];
         let taken = fault.clone();
         match &mut fault.times {
@@ -390,8 +423,10 @@ mod tests {
 
     #[test]
     fn reads_an_error_fault() {
-        let f = fault(json!({"operation": "GetDataAccess", "status": 503, "code": "SlowDown", "times": 2}))
-            .unwrap();
+        let f = fault(
+            json!({"operation": "GetDataAccess", "status": 503, "code": "SlowDown", "times": 2}),
+        )
+        .unwrap();
         assert_eq!(f.operation, Some(Operation::GetDataAccess));
         assert_eq!(f.times, Some(2));
         assert_eq!(
@@ -411,7 +446,10 @@ mod tests {
         }))
         .unwrap_err();
         let text = problems.join("\n");
-        assert!(text.contains("fault.operation: unknown operation"), "{text}");
+        assert!(
+            text.contains("fault.operation: unknown operation"),
+            "{text}"
+        );
         assert!(text.contains("fault.status: 200 is out of range"), "{text}");
         assert!(text.contains("fault.malformed: unknown kind"), "{text}");
         assert!(text.contains("at most one effect"), "{text}");
@@ -428,7 +466,10 @@ mod tests {
     fn credentials_only_kinds_are_refused_for_other_operations() {
         let problems =
             fault(json!({"operation": "GetCallerIdentity", "malformed": "expired"})).unwrap_err();
-        assert!(problems[0].contains("only applies to GetDataAccess"), "{problems:?}");
+        assert!(
+            problems[0].contains("only applies to GetDataAccess"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -438,9 +479,13 @@ mod tests {
             fault(json!({"operation": "GetDataAccess", "target_prefix": "s3://b/A", "status": 500, "code": "InternalError", "times": 1})).unwrap(),
             fault(json!({"operation": "*", "status": 503, "code": "SlowDown", "times": 2})).unwrap(),
         ]);
-        let first = table.take(Operation::GetDataAccess, Some("s3://b/A/x")).unwrap();
+        let first = table
+            .take(Operation::GetDataAccess, Some("s3://b/A/x"))
+            .unwrap();
         assert!(matches!(first.effect, Effect::Error { status: 500, .. }));
-        let second = table.take(Operation::GetDataAccess, Some("s3://b/A/x")).unwrap();
+        let second = table
+            .take(Operation::GetDataAccess, Some("s3://b/A/x"))
+            .unwrap();
         assert!(matches!(second.effect, Effect::Error { status: 503, .. }));
         assert!(table.take(Operation::GetCallerIdentity, None).is_some());
         assert!(table.take(Operation::GetCallerIdentity, None).is_none());
@@ -449,7 +494,8 @@ mod tests {
 
     #[test]
     fn mangling_removes_or_breaks_fields() {
-        let body = "<R><SessionToken>tok</SessionToken><Expiration>2026-01-01T00:00:00Z</Expiration></R>";
+        let body =
+            "<R><SessionToken>tok</SessionToken><Expiration>2026-01-01T00:00:00Z</Expiration></R>";
         assert_eq!(
             mangle(Malformed::MissingField, body.into()).0,
             "<R><Expiration>2026-01-01T00:00:00Z</Expiration></R>"
@@ -458,6 +504,9 @@ mod tests {
             mangle(Malformed::BadExpiration, body.into()).0,
             "<R><SessionToken>tok</SessionToken><Expiration>soon</Expiration></R>"
         );
-        assert_eq!(mangle(Malformed::Truncated, body.into()).0.len(), body.len() / 2);
+        assert_eq!(
+            mangle(Malformed::Truncated, body.into()).0.len(),
+            body.len() / 2
+        );
     }
 }

@@ -54,7 +54,11 @@ impl<'a> Table<'a> {
         match self.value(key)? {
             Value::String(s) => Some(s),
             other => {
-                problems.push(format!("{}: expected a string, got {}", self.path_of(key), kind(other)));
+                problems.push(format!(
+                    "{}: expected a string, got {}",
+                    self.path_of(key),
+                    kind(other)
+                ));
                 None
             }
         }
@@ -103,7 +107,11 @@ impl<'a> Table<'a> {
             None => &[],
             Some(Value::Array(items)) => items,
             Some(other) => {
-                problems.push(format!("{}: expected an array, got {}", self.path_of(key), kind(other)));
+                problems.push(format!(
+                    "{}: expected an array, got {}",
+                    self.path_of(key),
+                    kind(other)
+                ));
                 &[]
             }
         }

@@ -63,7 +63,11 @@ pub(super) fn find_grant<'a>(
 /// `prefix`: the most specific grant (any grantee) whose target contains
 /// the prefix, else the first grant in the same bucket.
 pub(super) fn instance_for_prefix<'a>(grants: &'a [Grant], prefix: &S3Target) -> Option<&'a str> {
-    let same_bucket = || grants.iter().filter(|g| g.target.bucket() == prefix.bucket());
+    let same_bucket = || {
+        grants
+            .iter()
+            .filter(|g| g.target.bucket() == prefix.bucket())
+    };
     same_bucket()
         .filter(|g| g.target.contains(prefix))
         // `max_by_key` keeps the last of equals; reversed, the first in the file wins.
@@ -96,7 +100,13 @@ mod tests {
         S3Target::parse(s).unwrap()
     }
 
-    fn matched(grants: &[Grant], account: &str, caller: &str, target: &str, p: Permission) -> Result<String, Refusal> {
+    fn matched(
+        grants: &[Grant],
+        account: &str,
+        caller: &str,
+        target: &str,
+        p: Permission,
+    ) -> Result<String, Refusal> {
         find_grant(grants, account, caller, &t(target), p).map(|g| g.target.as_str().to_string())
     }
 
@@ -108,11 +118,23 @@ mod tests {
             grant(A, "s3://bucket/UserA/*", Permission::ReadWrite, HOME),
         ];
         assert_eq!(
-            matched(&grants, HOME, A, "s3://bucket/UserA/data/x.csv", Permission::Read),
+            matched(
+                &grants,
+                HOME,
+                A,
+                "s3://bucket/UserA/data/x.csv",
+                Permission::Read
+            ),
             Ok("s3://bucket/UserA/data/*".into())
         );
         assert_eq!(
-            matched(&grants, HOME, A, "s3://bucket/UserA/other", Permission::Read),
+            matched(
+                &grants,
+                HOME,
+                A,
+                "s3://bucket/UserA/other",
+                Permission::Read
+            ),
             Ok("s3://bucket/UserA/*".into())
         );
     }
@@ -132,7 +154,13 @@ mod tests {
             Err(Refusal::Denied)
         );
         assert_eq!(
-            matched(&grants, HOME, A, "s3://bucket/UserA/x", Permission::ReadWrite),
+            matched(
+                &grants,
+                HOME,
+                A,
+                "s3://bucket/UserA/x",
+                Permission::ReadWrite
+            ),
             Err(Refusal::Denied)
         );
     }
@@ -162,7 +190,13 @@ mod tests {
             grant(A, "s3://shared-bucket/A/*", Permission::Read, OTHER),
         ];
         assert_eq!(
-            matched(&grants, OTHER, A, "s3://shared-bucket/A/x", Permission::Read),
+            matched(
+                &grants,
+                OTHER,
+                A,
+                "s3://shared-bucket/A/x",
+                Permission::Read
+            ),
             Ok("s3://shared-bucket/A/*".into())
         );
         assert_eq!(
@@ -175,7 +209,13 @@ mod tests {
     fn unknown_account_has_no_instance() {
         let grants = [grant(A, "s3://bucket/*", Permission::Read, HOME)];
         assert_eq!(
-            matched(&grants, "999999999999", A, "s3://bucket/x", Permission::Read),
+            matched(
+                &grants,
+                "999999999999",
+                A,
+                "s3://bucket/x",
+                Permission::Read
+            ),
             Err(Refusal::NoInstance)
         );
     }
@@ -196,14 +236,26 @@ mod tests {
             grant(A, "s3://shared-bucket/*", Permission::Read, HOME),
             grant(B, "s3://shared-bucket/team/*", Permission::Read, OTHER),
         ];
-        assert_eq!(instance_for_prefix(&grants, &t("s3://shared-bucket/team/x/*")), Some(OTHER));
-        assert_eq!(instance_for_prefix(&grants, &t("s3://shared-bucket/else/*")), Some(HOME));
-        assert_eq!(instance_for_prefix(&grants, &t("s3://other-bucket/x")), None);
+        assert_eq!(
+            instance_for_prefix(&grants, &t("s3://shared-bucket/team/x/*")),
+            Some(OTHER)
+        );
+        assert_eq!(
+            instance_for_prefix(&grants, &t("s3://shared-bucket/else/*")),
+            Some(HOME)
+        );
+        assert_eq!(
+            instance_for_prefix(&grants, &t("s3://other-bucket/x")),
+            None
+        );
     }
 
     #[test]
     fn prefix_owner_falls_back_to_any_grant_in_the_bucket() {
         let grants = [grant(A, "s3://bucket/A/*", Permission::Read, OTHER)];
-        assert_eq!(instance_for_prefix(&grants, &t("s3://bucket/*")), Some(OTHER));
+        assert_eq!(
+            instance_for_prefix(&grants, &t("s3://bucket/*")),
+            Some(OTHER)
+        );
     }
 }

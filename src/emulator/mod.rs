@@ -199,7 +199,11 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
 /// Serves on an already-bound listener until `shutdown` completes, then
 /// stops accepting, lets requests in flight finish (up to
 /// [`SHUTDOWN_GRACE`]) and returns.
-pub async fn run(listener: TcpListener, emulator: Arc<Emulator>, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    listener: TcpListener,
+    emulator: Arc<Emulator>,
+    shutdown: impl Future<Output = ()>,
+) {
     // Tells every connection to close once its request in flight is answered.
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -237,6 +241,7 @@ pub async fn run(listener: TcpListener, emulator: Arc<Emulator>, shutdown: impl 
 
 /// The AWS operations the emulator answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::enum_variant_names)] // The AWS operation names, verbatim.
 enum Operation {
     GetDataAccess,
     GetAccessGrantsInstanceForPrefix,

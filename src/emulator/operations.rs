@@ -29,7 +29,10 @@ pub(super) struct AwsRequest<'a> {
 impl AwsRequest<'_> {
     /// The first value of `name`.
     pub(super) fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub(super) fn header(&self, name: &str) -> Option<&str> {
@@ -50,13 +53,19 @@ pub(super) struct Vended {
     pub(super) issued: Issued,
 }
 
-pub(super) async fn answer(emu: &Emulator, operation: Operation, req: &AwsRequest<'_>) -> Result<Answer, AwsError> {
+pub(super) async fn answer(
+    emu: &Emulator,
+    operation: Operation,
+    req: &AwsRequest<'_>,
+) -> Result<Answer, AwsError> {
     match operation {
         Operation::GetDataAccess => get_data_access(emu, req).await.map(Answer::DataAccess),
         Operation::GetAccessGrantsInstanceForPrefix => instance_for_prefix(emu, req),
         Operation::GetCallerIdentity => {
             let arn = authenticate(emu, req, Operation::GetCallerIdentity)?;
-            Ok(Answer::CallerIdentity { arn: arn.to_string() })
+            Ok(Answer::CallerIdentity {
+                arn: arn.to_string(),
+            })
         }
     }
 }
@@ -69,7 +78,10 @@ async fn get_data_access(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Vended,
     let permission: Permission = required(req, "permission")?
         .parse()
         .map_err(|e: crate::scope::ScopeError| AwsError::invalid_request(e.to_string()))?;
-    let duration = req.param("durationSeconds").map(parse_duration).transpose()?;
+    let duration = req
+        .param("durationSeconds")
+        .map(parse_duration)
+        .transpose()?;
     if let Some(seconds) = duration
         && seconds > emu.scenario.max_duration_seconds
     {
@@ -81,7 +93,10 @@ async fn get_data_access(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Vended,
     }
     let privilege: Privilege = req
         .param("privilege")
-        .map(|p| p.parse().map_err(|e: crate::scope::ScopeError| AwsError::invalid_request(e.to_string())))
+        .map(|p| {
+            p.parse()
+                .map_err(|e: crate::scope::ScopeError| AwsError::invalid_request(e.to_string()))
+        })
         .transpose()?
         .unwrap_or_default();
     if let Some(kind) = req.param("targetType") {
@@ -107,19 +122,21 @@ async fn get_data_access(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Vended,
             )),
         })?;
 
-    let lifetime = Duration::from_secs(emu.lifetime(duration));
+    let lifetime = emu.lifetime(duration);
     let minimal = (privilege == Privilege::Minimal).then_some(&target);
-    let mut credentials = match (&grant.role_arn, &emu.minter) {
+    let credentials = match (&grant.role_arn, &emu.minter) {
         (Some(role_arn), Some(minter)) => minter
-            .mint(role_arn, lifetime.as_secs(), minimal)
+            .mint(role_arn, lifetime, minimal)
             .await
             .map_err(|why| AwsError::new(503, "ServiceUnavailable", why))?,
         _ => random_credentials()?,
     };
     // Also for assumed roles: the override may be shorter than STS allows,
     // which rotation tests rely on.
-    let now = emu.clock.now();
-    credentials.expiration = now + lifetime;
+    let credentials = Credentials {
+        expiration: emu.clock.now() + Duration::from_secs(lifetime),
+        ..credentials
+    };
     let scope = match privilege {
         Privilege::Default => grant.target.as_str(),
         Privilege::Minimal => target.as_str(),
@@ -133,7 +150,10 @@ async fn get_data_access(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Vended,
         privilege,
         expiration: credentials.expiration,
     };
-    Ok(Vended { credentials, issued })
+    Ok(Vended {
+        credentials,
+        issued,
+    })
 }
 
 fn instance_for_prefix(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Answer, AwsError> {
@@ -150,30 +170,39 @@ fn instance_for_prefix(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Answer, A
 }
 
 /// The principal behind the request's access key id.
-fn authenticate<'e>(emu: &'e Emulator, req: &AwsRequest<'_>, operation: Operation) -> Result<&'e str, AwsError> {
+fn authenticate<'e>(
+    emu: &'e Emulator,
+    req: &AwsRequest<'_>,
+    operation: Operation,
+) -> Result<&'e str, AwsError> {
     let Some(header) = req.headers.get(hyper::header::AUTHORIZATION) else {
-        return Err(AwsError::access_denied("missing authentication: no Authorization header"));
+        return Err(AwsError::access_denied(
+            "missing authentication: no Authorization header",
+        ));
     };
     let header = header
         .to_str()
         .map_err(|_| AwsError::invalid_request("malformed Authorization header"))?;
-    let sig = wire::parse_authorization(header)
-        .map_err(|why| AwsError::invalid_request(format!("malformed Authorization header: {why}")))?;
-    emu.scenario.principal_for(&sig.access_key_id).ok_or_else(|| {
-        if operation == Operation::GetCallerIdentity {
-            AwsError::new(
-                403,
-                "InvalidClientTokenId",
-                "The security token included in the request is invalid.",
-            )
-        } else {
-            AwsError::new(
-                403,
-                "InvalidAccessKeyId",
-                "The AWS Access Key Id you provided does not exist in our records.",
-            )
-        }
-    })
+    let sig = wire::parse_authorization(header).map_err(|why| {
+        AwsError::invalid_request(format!("malformed Authorization header: {why}"))
+    })?;
+    emu.scenario
+        .principal_for(&sig.access_key_id)
+        .ok_or_else(|| {
+            if operation == Operation::GetCallerIdentity {
+                AwsError::new(
+                    403,
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid.",
+                )
+            } else {
+                AwsError::new(
+                    403,
+                    "InvalidAccessKeyId",
+                    "The AWS Access Key Id you provided does not exist in our records.",
+                )
+            }
+        })
 }
 
 /// The `x-amz-account-id` header: the account that owns the instance.
@@ -185,7 +214,9 @@ fn instance_account<'r>(req: &'r AwsRequest<'_>) -> Result<&'r str, AwsError> {
              constraint: Member must be a 12-digit account id",
             clip(other)
         ))),
-        None => Err(AwsError::invalid_request("Missing required header: x-amz-account-id")),
+        None => Err(AwsError::invalid_request(
+            "Missing required header: x-amz-account-id",
+        )),
     }
 }
 
@@ -206,12 +237,18 @@ fn parse_duration(raw: &str) -> Result<u64, AwsError> {
             clip(raw)
         ))
     };
-    let seconds: u64 = raw.parse().map_err(|_| invalid("Member must be an integer"))?;
+    let seconds: u64 = raw
+        .parse()
+        .map_err(|_| invalid("Member must be an integer"))?;
     if seconds < *DURATION_RANGE.start() {
-        return Err(invalid("Member must have value greater than or equal to 900"));
+        return Err(invalid(
+            "Member must have value greater than or equal to 900",
+        ));
     }
     if seconds > *DURATION_RANGE.end() {
-        return Err(invalid("Member must have value less than or equal to 43200"));
+        return Err(invalid(
+            "Member must have value less than or equal to 43200",
+        ));
     }
     Ok(seconds)
 }
@@ -221,14 +258,14 @@ fn clip(value: &str) -> String {
     value.chars().take(64).collect()
 }
 
+/// Random keys; the caller sets `expiration`.
 fn random_credentials() -> Result<Credentials, AwsError> {
-    let (access_key_id, secret, token) =
-        wire::random_keys().map_err(|e| AwsError::internal(format!("no randomness for keys: {e}")))?;
+    let (access_key_id, secret, token) = wire::random_keys()
+        .map_err(|e| AwsError::internal(format!("no randomness for keys: {e}")))?;
     Ok(Credentials {
         access_key_id,
         secret_access_key: Secret::new(secret),
         session_token: Secret::new(token),
-        // Set by the caller from its clock.
         expiration: std::time::UNIX_EPOCH,
     })
 }

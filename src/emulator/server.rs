@@ -34,12 +34,17 @@ pub(super) const CONTROL_PREFIX: &str = "/_emulator";
 
 /// Serves one connection until the client closes it or `stop` turns true;
 /// then lets the request in flight finish.
-pub(super) async fn serve_connection(stream: TcpStream, emu: Arc<Emulator>, mut stop: watch::Receiver<bool>) {
+pub(super) async fn serve_connection(
+    stream: TcpStream,
+    emu: Arc<Emulator>,
+    mut stop: watch::Receiver<bool>,
+) {
     let service = hyper::service::service_fn(move |req| {
         let emu = Arc::clone(&emu);
         async move { Ok::<_, Infallible>(handle(&emu, req).await) }
     });
-    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {
@@ -83,10 +88,17 @@ fn route(method: &Method, path: &str) -> Result<Route, AwsError> {
     };
     match path {
         S3CONTROL_DATA_ACCESS => allow(Method::GET, Route::Aws(Operation::GetDataAccess)),
-        S3CONTROL_PREFIX => allow(Method::GET, Route::Aws(Operation::GetAccessGrantsInstanceForPrefix)),
+        S3CONTROL_PREFIX => allow(
+            Method::GET,
+            Route::Aws(Operation::GetAccessGrantsInstanceForPrefix),
+        ),
         "/" => allow(Method::POST, Route::Sts),
         p if p == CONTROL_PREFIX || p.starts_with("/_emulator/") => Ok(Route::Control),
-        _ => Err(AwsError::new(404, "NotFound", format!("no route for {method} {path}"))),
+        _ => Err(AwsError::new(
+            404,
+            "NotFound",
+            format!("no route for {method} {path}"),
+        )),
     }
 }
 
@@ -102,23 +114,39 @@ pub(super) async fn handle(emu: &Emulator, req: Request<Incoming>) -> Response<F
     };
     let body = match read_body(&parts.headers, body).await {
         Ok(body) => body,
-        Err(e) if matches!(route, Route::Control) => return control::json_error(e.status, &e.message),
+        Err(e) if matches!(route, Route::Control) => {
+            return control::json_error(e.status, &e.message);
+        }
         Err(e) => return xml_error(&e, &request_id),
     };
     let (operation, params) = match route {
         Route::Control => return control::handle(emu, &parts.method, parts.uri.path(), &body),
-        Route::Aws(operation) => (operation, decode(parts.uri.query().unwrap_or("").as_bytes())),
+        Route::Aws(operation) => (
+            operation,
+            decode(parts.uri.query().unwrap_or("").as_bytes()),
+        ),
         Route::Sts => {
             let params = decode(&body);
-            match params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.as_str()) {
+            match params
+                .iter()
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.as_str())
+            {
                 Some("GetCallerIdentity") => (Operation::GetCallerIdentity, params),
                 other => {
                     let e = AwsError::new(
                         400,
                         "InvalidAction",
-                        format!("Could not find operation {} for version 2011-06-15", other.unwrap_or("(none)")),
+                        format!(
+                            "Could not find operation {} for version 2011-06-15",
+                            other.unwrap_or("(none)")
+                        ),
                     );
-                    tracing::info!(operation = other.unwrap_or("(none)"), status = e.status, "emulator: STS action not emulated");
+                    tracing::info!(
+                        operation = other.unwrap_or("(none)"),
+                        status = e.status,
+                        "emulator: STS action not emulated"
+                    );
                     return xml_error(&e, &request_id);
                 }
             }
@@ -132,7 +160,12 @@ pub(super) async fn handle(emu: &Emulator, req: Request<Incoming>) -> Response<F
 }
 
 /// One AWS call: fault, latency, work, rendering, log line and record.
-async fn call(emu: &Emulator, operation: Operation, req: &AwsRequest<'_>, request_id: &str) -> Response<Full<Bytes>> {
+async fn call(
+    emu: &Emulator,
+    operation: Operation,
+    req: &AwsRequest<'_>,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
     let mut record = CallRecord {
         operation: operation.as_str(),
         access_key_id: req
@@ -140,7 +173,10 @@ async fn call(emu: &Emulator, operation: Operation, req: &AwsRequest<'_>, reques
             .and_then(|h| wire::parse_authorization(h).ok())
             .map(|sig| sig.access_key_id),
         account_id: req.header("x-amz-account-id").map(str::to_string),
-        target: req.param("target").or(req.param("s3prefix")).map(str::to_string),
+        target: req
+            .param("target")
+            .or(req.param("s3prefix"))
+            .map(str::to_string),
         permission: req.param("permission").map(str::to_string),
         privilege: req.param("privilege").map(str::to_string),
         duration_seconds: req.param("durationSeconds").and_then(|d| d.parse().ok()),
@@ -156,7 +192,11 @@ async fn call(emu: &Emulator, operation: Operation, req: &AwsRequest<'_>, reques
         _ => None,
     };
     let outcome = match effect {
-        Effect::Error { status, code, message } => Err(AwsError::new(status, &code, message)),
+        Effect::Error {
+            status,
+            code,
+            message,
+        } => Err(AwsError::new(status, &code, message)),
         _ => operations::answer(emu, operation, req).await,
     };
 
@@ -205,10 +245,13 @@ fn render(
             });
             let access_key_id = vended.credentials.access_key_id.clone();
             issued = Some(access_key_id.clone());
-            emu.state().register(access_key_id, vended.issued, emu.clock.now());
+            emu.state()
+                .register(access_key_id, vended.issued, emu.clock.now());
             body
         }
-        Answer::InstanceForPrefix { account_id } => wire::instance_for_prefix_xml(&emu.scenario.region, &account_id),
+        Answer::InstanceForPrefix { account_id } => {
+            wire::instance_for_prefix_xml(&emu.scenario.region, &account_id)
+        }
         Answer::CallerIdentity { arn } => wire::caller_identity_xml(&arn, request_id),
     };
     let (body, content_type) = match malformed {
@@ -237,7 +280,9 @@ async fn read_body(headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, 
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(AwsError::invalid_request(format!("could not read the request body: {e}"))),
+        Err(e) => Err(AwsError::invalid_request(format!(
+            "could not read the request body: {e}"
+        ))),
     }
 }
 
@@ -246,10 +291,20 @@ fn decode(encoded: &[u8]) -> Vec<(String, String)> {
 }
 
 fn xml_error(e: &AwsError, request_id: &str) -> Response<Full<Bytes>> {
-    response(e.status, "application/xml", e.to_xml(request_id), request_id)
+    response(
+        e.status,
+        "application/xml",
+        e.to_xml(request_id),
+        request_id,
+    )
 }
 
-pub(super) fn response(status: u16, content_type: &str, body: String, request_id: &str) -> Response<Full<Bytes>> {
+pub(super) fn response(
+    status: u16,
+    content_type: &str,
+    body: String,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
     let mut builder = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header(hyper::header::CONTENT_TYPE, content_type);
@@ -258,10 +313,12 @@ pub(super) fn response(status: u16, content_type: &str, body: String, request_id
             .header("x-amz-request-id", request_id)
             .header("x-amzn-requestid", request_id);
     }
-    builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| {
-        // Only a bad header value could fail, and every value above is ours.
-        let mut fallback = Response::new(Full::new(Bytes::new()));
-        *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        fallback
-    })
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| {
+            // Only a bad header value could fail, and every value above is ours.
+            let mut fallback = Response::new(Full::new(Bytes::new()));
+            *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            fallback
+        })
 }

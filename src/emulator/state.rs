@@ -176,7 +176,11 @@ mod tests {
             privilege: Privilege::Default,
             expiration,
         };
-        state.register("OLD-LIVE".into(), issued(now + Duration::from_secs(60)), now);
+        state.register(
+            "OLD-LIVE".into(),
+            issued(now + Duration::from_secs(60)),
+            now,
+        );
         for n in 1..MAX_ISSUED {
             state.register(format!("K{n}"), issued(now - Duration::from_secs(1)), now);
         }

@@ -75,8 +75,11 @@ impl Harness {
     }
 
     async fn control(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-        let reply = self.send(method, &format!("/_emulator{path}"), &[], body).await;
-        let json = serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body));
+        let reply = self
+            .send(method, &format!("/_emulator{path}"), &[], body)
+            .await;
+        let json =
+            serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body));
         (reply.status, json)
     }
 
@@ -118,7 +121,13 @@ impl Reply {
 }
 
 /// One request on a fresh connection, `Connection: close`, read to the end.
-async fn send_raw(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+async fn send_raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let mut request = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
     for (name, value) in headers {
@@ -131,7 +140,14 @@ async fn send_raw(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, 
     let raw = String::from_utf8(raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(": "))
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -168,7 +184,10 @@ fn scenario(text: &str) -> Scenario {
 async fn get_data_access_vends_keys_for_the_matched_grant() {
     let h = Harness::demo().await;
     let reply = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={}&permission=READ", demo_target("UserA/data/x.csv")))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={}&permission=READ", demo_target("UserA/data/x.csv")),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("content-type"), Some("application/xml"));
@@ -206,7 +225,10 @@ async fn duration_seconds_sets_the_lifetime() {
     let reply = h
         .data_access(
             DEMO_ROLE_A_KEY_ID,
-            &format!("target={}&permission=WRITE&durationSeconds=900", demo_target("UserA/*")),
+            &format!(
+                "target={}&permission=WRITE&durationSeconds=900",
+                demo_target("UserA/*")
+            ),
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -217,12 +239,39 @@ async fn duration_seconds_sets_the_lifetime() {
 #[tokio::test]
 async fn lifetime_override_beats_duration_seconds_until_cleared() {
     let h = Harness::demo().await;
-    let query = format!("target={}&permission=READ&durationSeconds=7200", demo_target("UserA/x"));
-    let (status, body) = h.control("POST", "/settings", r#"{"credential_lifetime_seconds": 120}"#).await;
-    assert_eq!((status, &body["credential_lifetime_seconds"]), (200, &serde_json::json!(120)));
-    assert_eq!(h.data_access(DEMO_ROLE_A_KEY_ID, &query).await.xml("Expiration"), Some("2026-11-23T12:02:00Z"));
-    h.control("POST", "/settings", r#"{"credential_lifetime_seconds": null}"#).await;
-    assert_eq!(h.data_access(DEMO_ROLE_A_KEY_ID, &query).await.xml("Expiration"), Some("2026-11-23T14:00:00Z"));
+    let query = format!(
+        "target={}&permission=READ&durationSeconds=7200",
+        demo_target("UserA/x")
+    );
+    let (status, body) = h
+        .control(
+            "POST",
+            "/settings",
+            r#"{"credential_lifetime_seconds": 120}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, &body["credential_lifetime_seconds"]),
+        (200, &serde_json::json!(120))
+    );
+    assert_eq!(
+        h.data_access(DEMO_ROLE_A_KEY_ID, &query)
+            .await
+            .xml("Expiration"),
+        Some("2026-11-23T12:02:00Z")
+    );
+    h.control(
+        "POST",
+        "/settings",
+        r#"{"credential_lifetime_seconds": null}"#,
+    )
+    .await;
+    assert_eq!(
+        h.data_access(DEMO_ROLE_A_KEY_ID, &query)
+            .await
+            .xml("Expiration"),
+        Some("2026-11-23T14:00:00Z")
+    );
     h.stop().await;
 }
 
@@ -232,7 +281,10 @@ async fn scenario_lifetime_override_applies_from_the_start() {
     s.credential_lifetime_seconds = Some(5);
     let h = Harness::start(s).await;
     let reply = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={}&permission=READ", demo_target("UserA/x")))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={}&permission=READ", demo_target("UserA/x")),
+        )
         .await;
     assert_eq!(reply.xml("Expiration"), Some("2026-11-23T12:00:05Z"));
     h.stop().await;
@@ -242,15 +294,24 @@ async fn scenario_lifetime_override_applies_from_the_start() {
 async fn access_denied_names_the_permission_and_target() {
     let h = Harness::demo().await;
     let reply = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={}&permission=READ", demo_target("UserB/x")))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={}&permission=READ", demo_target("UserB/x")),
+        )
         .await;
     assert_eq!(reply.status, 403);
     assert_eq!(reply.code(), Some("AccessDenied"));
     assert_eq!(
         reply.xml("Message").map(str::to_string),
-        Some(format!("You do not have READ permissions to the requested S3 Prefix: s3://{DEMO_BUCKET}/UserB/x"))
+        Some(format!(
+            "You do not have READ permissions to the requested S3 Prefix: s3://{DEMO_BUCKET}/UserB/x"
+        ))
     );
-    assert!(reply.body.contains("<ErrorResponse><Error><Type>Sender</Type>"));
+    assert!(
+        reply
+            .body
+            .contains("<ErrorResponse><Error><Type>Sender</Type>")
+    );
     assert!(reply.xml("RequestId").is_some());
     h.stop().await;
 }
@@ -259,7 +320,10 @@ async fn access_denied_names_the_permission_and_target() {
 async fn role_b_is_refused_user_a_prefix() {
     let h = Harness::demo().await;
     let reply = h
-        .data_access(ROLE_B_KEY, &format!("target={}&permission=READ", demo_target("UserA/*")))
+        .data_access(
+            ROLE_B_KEY,
+            &format!("target={}&permission=READ", demo_target("UserA/*")),
+        )
         .await;
     assert_eq!(reply.status, 403);
     h.stop().await;
@@ -272,8 +336,14 @@ async fn unknown_instance_account_is_instance_not_exists() {
     let reply = h
         .send(
             "GET",
-            &format!("/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ", demo_target("UserA/x")),
-            &[("authorization", &auth), ("x-amz-account-id", "999999999999")],
+            &format!(
+                "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
+                demo_target("UserA/x")
+            ),
+            &[
+                ("authorization", &auth),
+                ("x-amz-account-id", "999999999999"),
+            ],
             "",
         )
         .await;
@@ -288,14 +358,22 @@ async fn missing_authorization_is_access_denied() {
     let reply = h
         .send(
             "GET",
-            &format!("/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ", demo_target("UserA/x")),
+            &format!(
+                "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
+                demo_target("UserA/x")
+            ),
             &[("x-amz-account-id", DEMO_ACCOUNT)],
             "",
         )
         .await;
     assert_eq!(reply.status, 403);
     assert_eq!(reply.code(), Some("AccessDenied"));
-    assert!(reply.xml("Message").unwrap().contains("missing authentication"));
+    assert!(
+        reply
+            .xml("Message")
+            .unwrap()
+            .contains("missing authentication")
+    );
     h.stop().await;
 }
 
@@ -305,8 +383,14 @@ async fn malformed_authorization_is_invalid_request() {
     let reply = h
         .send(
             "GET",
-            &format!("/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ", demo_target("UserA/x")),
-            &[("authorization", "AWS4-HMAC-SHA256 Credential=garbage"), ("x-amz-account-id", DEMO_ACCOUNT)],
+            &format!(
+                "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
+                demo_target("UserA/x")
+            ),
+            &[
+                ("authorization", "AWS4-HMAC-SHA256 Credential=garbage"),
+                ("x-amz-account-id", DEMO_ACCOUNT),
+            ],
             "",
         )
         .await;
@@ -319,7 +403,10 @@ async fn malformed_authorization_is_invalid_request() {
 async fn unknown_access_key_is_invalid_access_key_id() {
     let h = Harness::demo().await;
     let reply = h
-        .data_access("AKIAUNKNOWNUNKNOWN", &format!("target={}&permission=READ", demo_target("UserA/x")))
+        .data_access(
+            "AKIAUNKNOWNUNKNOWN",
+            &format!("target={}&permission=READ", demo_target("UserA/x")),
+        )
         .await;
     assert_eq!(reply.status, 403);
     assert_eq!(reply.code(), Some("InvalidAccessKeyId"));
@@ -342,13 +429,19 @@ async fn default_identity_stands_in_for_unknown_keys() {
     let reply = h
         .send(
             "GET",
-            &format!("/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ", enc("s3://dev-bucket/k")),
+            &format!(
+                "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
+                enc("s3://dev-bucket/k")
+            ),
             &[("authorization", &auth), ("x-amz-account-id", DEMO_ACCOUNT)],
             "",
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.xml("GranteeIdentifier"), Some("arn:aws:iam::111122223333:role/Dev"));
+    assert_eq!(
+        reply.xml("GranteeIdentifier"),
+        Some("arn:aws:iam::111122223333:role/Dev")
+    );
     h.stop().await;
 }
 
@@ -356,11 +449,22 @@ async fn default_identity_stands_in_for_unknown_keys() {
 async fn missing_or_bad_account_header_is_invalid_request() {
     let h = Harness::demo().await;
     let auth = sigv4(DEMO_ROLE_A_KEY_ID);
-    let path = format!("/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ", demo_target("UserA/x"));
+    let path = format!(
+        "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
+        demo_target("UserA/x")
+    );
     let missing = h.send("GET", &path, &[("authorization", &auth)], "").await;
-    assert_eq!((missing.status, missing.code()), (400, Some("InvalidRequest")));
+    assert_eq!(
+        (missing.status, missing.code()),
+        (400, Some("InvalidRequest"))
+    );
     let bad = h
-        .send("GET", &path, &[("authorization", &auth), ("x-amz-account-id", "1234")], "")
+        .send(
+            "GET",
+            &path,
+            &[("authorization", &auth), ("x-amz-account-id", "1234")],
+            "",
+        )
         .await;
     assert_eq!((bad.status, bad.code()), (400, Some("InvalidRequest")));
     h.stop().await;
@@ -373,24 +477,58 @@ async fn malformed_queries_are_invalid_requests() {
     let prefix = demo_target("UserA/*");
     for (query, needle) in [
         ("permission=READ".to_string(), "'target'"),
-        (format!("target={}&permission=READ", enc("https://x/y")), "must start with s3://"),
-        (format!("target={}&permission=READ", enc("s3://b")), "bucket name"),
+        (
+            format!("target={}&permission=READ", enc("https://x/y")),
+            "must start with s3://",
+        ),
+        (
+            format!("target={}&permission=READ", enc("s3://b")),
+            "bucket name",
+        ),
         (format!("target={target}"), "'permission'"),
-        (format!("target={target}&permission=ALL"), "invalid permission"),
-        (format!("target={target}&permission=READ&durationSeconds=abc"), "must be an integer"),
-        (format!("target={target}&permission=READ&durationSeconds=100"), "greater than or equal to 900"),
-        (format!("target={target}&permission=READ&durationSeconds=50000"), "less than or equal to 43200"),
-        (format!("target={target}&permission=READ&privilege=Max"), "invalid privilege"),
-        (format!("target={target}&permission=READ&targetType=Prefix"), "targetType"),
-        (format!("target={prefix}&permission=READ&targetType=Object"), "targetType Object"),
+        (
+            format!("target={target}&permission=ALL"),
+            "invalid permission",
+        ),
+        (
+            format!("target={target}&permission=READ&durationSeconds=abc"),
+            "must be an integer",
+        ),
+        (
+            format!("target={target}&permission=READ&durationSeconds=100"),
+            "greater than or equal to 900",
+        ),
+        (
+            format!("target={target}&permission=READ&durationSeconds=50000"),
+            "less than or equal to 43200",
+        ),
+        (
+            format!("target={target}&permission=READ&privilege=Max"),
+            "invalid privilege",
+        ),
+        (
+            format!("target={target}&permission=READ&targetType=Prefix"),
+            "targetType",
+        ),
+        (
+            format!("target={prefix}&permission=READ&targetType=Object"),
+            "targetType Object",
+        ),
     ] {
         let reply = h.data_access(DEMO_ROLE_A_KEY_ID, &query).await;
         assert_eq!(reply.status, 400, "{query}: {}", reply.body);
         assert_eq!(reply.code(), Some("InvalidRequest"), "{query}");
-        assert!(reply.xml("Message").unwrap().contains(needle), "{query}: {}", reply.body);
+        assert!(
+            reply.xml("Message").unwrap().contains(needle),
+            "{query}: {}",
+            reply.body
+        );
     }
     let object = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={target}&permission=READ&targetType=Object"))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={target}&permission=READ&targetType=Object"),
+        )
         .await;
     assert_eq!(object.status, 200, "{}", object.body);
     h.stop().await;
@@ -404,11 +542,21 @@ async fn duration_above_the_role_maximum_is_refused() {
     let reply = h
         .data_access(
             DEMO_ROLE_A_KEY_ID,
-            &format!("target={}&permission=READ&durationSeconds=7200", demo_target("UserA/x")),
+            &format!(
+                "target={}&permission=READ&durationSeconds=7200",
+                demo_target("UserA/x")
+            ),
         )
         .await;
     assert_eq!((reply.status, reply.code()), (400, Some("InvalidRequest")));
-    assert!(reply.xml("Message").unwrap().contains("maximum session duration"), "{}", reply.body);
+    assert!(
+        reply
+            .xml("Message")
+            .unwrap()
+            .contains("maximum session duration"),
+        "{}",
+        reply.body
+    );
     h.stop().await;
 }
 
@@ -417,23 +565,40 @@ async fn minimal_privilege_scopes_issued_keys_to_the_target() {
     let h = Harness::demo().await;
     let target = format!("s3://{DEMO_BUCKET}/UserA/data/*");
     let minimal = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={}&permission=READ&privilege=Minimal", enc(&target)))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={}&permission=READ&privilege=Minimal", enc(&target)),
+        )
         .await;
     let default = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={}&permission=READ", enc(&target)))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={}&permission=READ", enc(&target)),
+        )
         .await;
     let (status, issued) = h
-        .control("GET", &format!("/issued/{}", minimal.xml("AccessKeyId").unwrap()), "")
+        .control(
+            "GET",
+            &format!("/issued/{}", minimal.xml("AccessKeyId").unwrap()),
+            "",
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(issued["scope"], target.as_str());
     assert_eq!(issued["privilege"], "Minimal");
-    assert_eq!(issued["matched_grant_target"], format!("s3://{DEMO_BUCKET}/UserA/*"));
+    assert_eq!(
+        issued["matched_grant_target"],
+        format!("s3://{DEMO_BUCKET}/UserA/*")
+    );
     assert_eq!(issued["grantee"], ROLE_A);
     assert_eq!(issued["permission"], "READ");
     assert_eq!(issued["expiration"], "2026-11-23T13:00:00Z");
     let (_, issued) = h
-        .control("GET", &format!("/issued/{}", default.xml("AccessKeyId").unwrap()), "")
+        .control(
+            "GET",
+            &format!("/issued/{}", default.xml("AccessKeyId").unwrap()),
+            "",
+        )
         .await;
     assert_eq!(issued["scope"], format!("s3://{DEMO_BUCKET}/UserA/*"));
     assert_eq!(issued["privilege"], "Default");
@@ -461,8 +626,14 @@ async fn instance_for(h: &Harness, prefix: &str) -> Reply {
     let auth = sigv4("AKIACROSSACCOUNTAA");
     h.send(
         "GET",
-        &format!("/v20180820/accessgrantsinstance/prefix?s3prefix={}", enc(prefix)),
-        &[("authorization", &auth), ("x-amz-account-id", "111122223333")],
+        &format!(
+            "/v20180820/accessgrantsinstance/prefix?s3prefix={}",
+            enc(prefix)
+        ),
+        &[
+            ("authorization", &auth),
+            ("x-amz-account-id", "111122223333"),
+        ],
         "",
     )
     .await
@@ -491,7 +662,10 @@ async fn instance_for_prefix_names_the_owning_account() {
 async fn instance_for_prefix_in_an_unknown_bucket_is_not_found() {
     let h = Harness::start(scenario(CROSS_ACCOUNT)).await;
     let reply = instance_for(&h, "s3://nobody-bucket/x").await;
-    assert_eq!((reply.status, reply.code()), (404, Some("AccessGrantsInstanceNotExistsError")));
+    assert_eq!(
+        (reply.status, reply.code()),
+        (404, Some("AccessGrantsInstanceNotExistsError"))
+    );
     let bad = instance_for(&h, "bucket/x").await;
     assert_eq!((bad.status, bad.code()), (400, Some("InvalidRequest")));
     h.stop().await;
@@ -506,11 +680,27 @@ async fn cross_account_grant_needs_its_owner_account_header() {
         enc("s3://shared-bucket/team/f")
     );
     let right = h
-        .send("GET", &path, &[("authorization", &auth), ("x-amz-account-id", "444455556666")], "")
+        .send(
+            "GET",
+            &path,
+            &[
+                ("authorization", &auth),
+                ("x-amz-account-id", "444455556666"),
+            ],
+            "",
+        )
         .await;
     assert_eq!(right.status, 200, "{}", right.body);
     let wrong = h
-        .send("GET", &path, &[("authorization", &auth), ("x-amz-account-id", "111122223333")], "")
+        .send(
+            "GET",
+            &path,
+            &[
+                ("authorization", &auth),
+                ("x-amz-account-id", "111122223333"),
+            ],
+            "",
+        )
         .await;
     assert_eq!((wrong.status, wrong.code()), (403, Some("AccessDenied")));
     h.stop().await;
@@ -523,7 +713,10 @@ async fn sts(h: &Harness, key: &str, body: &str) -> Reply {
     h.send(
         "POST",
         "/",
-        &[("authorization", &auth), ("content-type", "application/x-www-form-urlencoded")],
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
         body,
     )
     .await
@@ -532,9 +725,16 @@ async fn sts(h: &Harness, key: &str, body: &str) -> Reply {
 #[tokio::test]
 async fn get_caller_identity_returns_the_principal() {
     let h = Harness::demo().await;
-    let reply = sts(&h, DEMO_ROLE_A_KEY_ID, "Action=GetCallerIdentity&Version=2011-06-15").await;
+    let reply = sts(
+        &h,
+        DEMO_ROLE_A_KEY_ID,
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert!(reply.body.contains(r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">"#));
+    assert!(reply.body.contains(
+        r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">"#
+    ));
     assert_eq!(reply.xml("Arn"), Some(ROLE_A));
     assert_eq!(reply.xml("Account"), Some(DEMO_ACCOUNT));
     assert!(reply.xml("UserId").unwrap().starts_with("AROA"));
@@ -545,15 +745,28 @@ async fn get_caller_identity_returns_the_principal() {
 #[tokio::test]
 async fn get_caller_identity_with_an_unknown_key_is_invalid_client_token() {
     let h = Harness::demo().await;
-    let reply = sts(&h, "AKIAUNKNOWNUNKNOWN", "Action=GetCallerIdentity&Version=2011-06-15").await;
-    assert_eq!((reply.status, reply.code()), (403, Some("InvalidClientTokenId")));
+    let reply = sts(
+        &h,
+        "AKIAUNKNOWNUNKNOWN",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (403, Some("InvalidClientTokenId"))
+    );
     h.stop().await;
 }
 
 #[tokio::test]
 async fn other_sts_actions_are_invalid_action() {
     let h = Harness::demo().await;
-    let reply = sts(&h, DEMO_ROLE_A_KEY_ID, "Action=AssumeRole&Version=2011-06-15").await;
+    let reply = sts(
+        &h,
+        DEMO_ROLE_A_KEY_ID,
+        "Action=AssumeRole&Version=2011-06-15",
+    )
+    .await;
     assert_eq!((reply.status, reply.code()), (400, Some("InvalidAction")));
     h.stop().await;
 }
@@ -574,7 +787,14 @@ async fn unknown_route_is_not_found_in_aws_error_form() {
 async fn oversized_body_is_refused() {
     let h = Harness::demo().await;
     let big = "A".repeat(server::MAX_BODY_BYTES + 1);
-    let reply = h.send("POST", "/", &[("authorization", &sigv4(DEMO_ROLE_A_KEY_ID))], &big).await;
+    let reply = h
+        .send(
+            "POST",
+            "/",
+            &[("authorization", &sigv4(DEMO_ROLE_A_KEY_ID))],
+            &big,
+        )
+        .await;
     assert_eq!(reply.status, 413);
     h.stop().await;
 }
@@ -595,7 +815,10 @@ async fn error_fault_answers_its_status_until_its_times_run_out() {
     let query = format!("target={}&permission=READ", demo_target("UserA/x"));
     for _ in 0..2 {
         let reply = h.data_access(DEMO_ROLE_A_KEY_ID, &query).await;
-        assert_eq!((reply.status, reply.code(), reply.xml("Message")), (503, Some("SlowDown"), Some("slow")));
+        assert_eq!(
+            (reply.status, reply.code(), reply.xml("Message")),
+            (503, Some("SlowDown"), Some("slow"))
+        );
         assert!(reply.body.contains("<Type>Receiver</Type>"));
     }
     assert_eq!(h.data_access(DEMO_ROLE_A_KEY_ID, &query).await.status, 200);
@@ -615,11 +838,17 @@ async fn fault_target_prefix_only_hits_matching_targets() {
     )
     .await;
     let product = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={}&permission=READ", demo_target("Product/x")))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={}&permission=READ", demo_target("Product/x")),
+        )
         .await;
     assert_eq!(product.status, 500);
     let user = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={}&permission=READ", demo_target("UserA/x")))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={}&permission=READ", demo_target("UserA/x")),
+        )
         .await;
     assert_eq!(user.status, 200);
     h.stop().await;
@@ -628,7 +857,12 @@ async fn fault_target_prefix_only_hits_matching_targets() {
 #[tokio::test]
 async fn latency_fault_delays_then_answers_normally() {
     let h = Harness::demo().await;
-    h.control("POST", "/faults", r#"{"operation": "*", "latency_ms": 300, "times": 1}"#).await;
+    h.control(
+        "POST",
+        "/faults",
+        r#"{"operation": "*", "latency_ms": 300, "times": 1}"#,
+    )
+    .await;
     let started = std::time::Instant::now();
     let reply = sts(&h, DEMO_ROLE_A_KEY_ID, "Action=GetCallerIdentity").await;
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -646,7 +880,10 @@ async fn malformed_answer(kind: &str) -> Reply {
     let (status, _) = h.control("POST", "/faults", &fault).await;
     assert_eq!(status, 200);
     let reply = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={}&permission=READ", demo_target("UserA/x")))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={}&permission=READ", demo_target("UserA/x")),
+        )
         .await;
     h.stop().await;
     reply
@@ -692,7 +929,9 @@ async fn malformed_expired_sends_an_expiration_ten_minutes_past() {
 #[tokio::test]
 async fn scenario_faults_are_active_from_the_start() {
     let mut text = DEMO_SCENARIO_TOML.to_string();
-    text.push_str("[[faults]]\noperation = \"GetCallerIdentity\"\nstatus = 500\ncode = \"InternalFailure\"\n");
+    text.push_str(
+        "[[faults]]\noperation = \"GetCallerIdentity\"\nstatus = 500\ncode = \"InternalFailure\"\n",
+    );
     let h = Harness::start(scenario(&text)).await;
     let reply = sts(&h, DEMO_ROLE_A_KEY_ID, "Action=GetCallerIdentity").await;
     assert_eq!((reply.status, reply.code()), (500, Some("InternalFailure")));
@@ -702,10 +941,17 @@ async fn scenario_faults_are_active_from_the_start() {
 #[tokio::test]
 async fn bad_fault_json_is_refused_with_a_json_error() {
     let h = Harness::demo().await;
-    for body in ["not json", r#"{"operation": "GetDataAccess", "status": 503}"#, r#"[{"operation": "X", "latency_ms": 1}]"#] {
+    for body in [
+        "not json",
+        r#"{"operation": "GetDataAccess", "status": 503}"#,
+        r#"[{"operation": "X", "latency_ms": 1}]"#,
+    ] {
         let (status, error) = h.control("POST", "/faults", body).await;
         assert_eq!(status, 400, "{body}");
-        assert!(error["error"].as_str().is_some_and(|e| !e.is_empty()), "{error}");
+        assert!(
+            error["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{error}"
+        );
     }
     let (_, faults) = h.control("GET", "/faults", "").await;
     assert_eq!(faults["faults"], serde_json::json!([]));
@@ -715,10 +961,20 @@ async fn bad_fault_json_is_refused_with_a_json_error() {
 #[tokio::test]
 async fn deleting_faults_clears_them() {
     let h = Harness::demo().await;
-    h.control("POST", "/faults", r#"{"operation": "*", "status": 503, "code": "SlowDown"}"#).await;
+    h.control(
+        "POST",
+        "/faults",
+        r#"{"operation": "*", "status": 503, "code": "SlowDown"}"#,
+    )
+    .await;
     let (status, cleared) = h.control("DELETE", "/faults", "").await;
     assert_eq!((status, &cleared["cleared"]), (200, &serde_json::json!(1)));
-    assert_eq!(sts(&h, DEMO_ROLE_A_KEY_ID, "Action=GetCallerIdentity").await.status, 200);
+    assert_eq!(
+        sts(&h, DEMO_ROLE_A_KEY_ID, "Action=GetCallerIdentity")
+            .await
+            .status,
+        200
+    );
     h.stop().await;
 }
 
@@ -730,10 +986,17 @@ async fn calls_are_counted_and_recorded_as_sent() {
     let target = format!("s3://{DEMO_BUCKET}/UserA/x");
     h.data_access(
         DEMO_ROLE_A_KEY_ID,
-        &format!("target={}&permission=READ&durationSeconds=900&privilege=Minimal", enc(&target)),
+        &format!(
+            "target={}&permission=READ&durationSeconds=900&privilege=Minimal",
+            enc(&target)
+        ),
     )
     .await;
-    h.data_access(ROLE_B_KEY, &format!("target={}&permission=WRITE", enc(&target))).await;
+    h.data_access(
+        ROLE_B_KEY,
+        &format!("target={}&permission=WRITE", enc(&target)),
+    )
+    .await;
     sts(&h, DEMO_ROLE_A_KEY_ID, "Action=GetCallerIdentity").await;
     let (status, log) = h.control("GET", "/calls", "").await;
     assert_eq!(status, 200);
@@ -757,10 +1020,14 @@ async fn calls_are_counted_and_recorded_as_sent() {
 async fn reset_clears_calls_faults_and_issued_keys() {
     let h = Harness::demo().await;
     let reply = h
-        .data_access(DEMO_ROLE_A_KEY_ID, &format!("target={}&permission=READ", demo_target("UserA/x")))
+        .data_access(
+            DEMO_ROLE_A_KEY_ID,
+            &format!("target={}&permission=READ", demo_target("UserA/x")),
+        )
         .await;
     let key = reply.xml("AccessKeyId").unwrap().to_string();
-    h.control("POST", "/faults", r#"{"operation": "*", "latency_ms": 1}"#).await;
+    h.control("POST", "/faults", r#"{"operation": "*", "latency_ms": 1}"#)
+        .await;
     let (status, _) = h.control("POST", "/reset", "").await;
     assert_eq!(status, 200);
     let (_, log) = h.control("GET", "/calls", "").await;
@@ -797,7 +1064,10 @@ async fn bad_settings_are_refused() {
         assert!(error["error"].is_string(), "{body}");
     }
     let (_, settings) = h.control("GET", "/settings", "").await;
-    assert_eq!(settings["credential_lifetime_seconds"], serde_json::Value::Null);
+    assert_eq!(
+        settings["credential_lifetime_seconds"],
+        serde_json::Value::Null
+    );
     h.stop().await;
 }
 
@@ -825,10 +1095,22 @@ async fn run_returns_after_shutdown_and_stops_listening() {
 #[tokio::test]
 async fn shutdown_lets_a_request_in_flight_finish() {
     let h = Harness::demo().await;
-    h.control("POST", "/faults", r#"{"operation": "*", "latency_ms": 300}"#).await;
+    h.control(
+        "POST",
+        "/faults",
+        r#"{"operation": "*", "latency_ms": 300}"#,
+    )
+    .await;
     let addr = h.addr;
     let in_flight = tokio::spawn(async move {
-        send_raw(addr, "POST", "/", &[("authorization", &sigv4(DEMO_ROLE_A_KEY_ID))], "Action=GetCallerIdentity").await
+        send_raw(
+            addr,
+            "POST",
+            "/",
+            &[("authorization", &sigv4(DEMO_ROLE_A_KEY_ID))],
+            "Action=GetCallerIdentity",
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     h.stop().await;
@@ -840,8 +1122,13 @@ async fn addr_file_holds_host_and_port_without_newline() {
     let dir = std::env::temp_dir().join(format!("grantd-emu-addr-{}", std::process::id()));
     tokio::fs::create_dir_all(&dir).await.unwrap();
     let path = dir.join("addr");
-    write_addr_file(&path, "127.0.0.1:45678".parse().unwrap()).await.unwrap();
-    assert_eq!(tokio::fs::read_to_string(&path).await.unwrap(), "127.0.0.1:45678");
+    write_addr_file(&path, "127.0.0.1:45678".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        tokio::fs::read_to_string(&path).await.unwrap(),
+        "127.0.0.1:45678"
+    );
     let leftovers = std::fs::read_dir(&dir).unwrap().count();
     assert_eq!(leftovers, 1, "no temporary file is left behind");
     tokio::fs::remove_dir_all(&dir).await.unwrap();
@@ -850,7 +1137,9 @@ async fn addr_file_holds_host_and_port_without_newline() {
 #[tokio::test]
 async fn main_exits_64_on_a_bad_grants_file() {
     let path = std::env::temp_dir().join(format!("grantd-emu-bad-{}.toml", std::process::id()));
-    tokio::fs::write(&path, "colour = \"blue\"\n").await.unwrap();
+    tokio::fs::write(&path, "colour = \"blue\"\n")
+        .await
+        .unwrap();
     let args = EmulateArgs {
         grants: Some(path.clone()),
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -880,20 +1169,30 @@ async fn fake_sts() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let log = Arc::clone(&seen);
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let log = Arc::clone(&log);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let log = Arc::clone(&log);
-                    async move {
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        log.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
-                        let xml = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAFROMFAKESTS0001</AccessKeyId><SecretAccessKey>STS-SECRET-MARKER</SecretAccessKey><SessionToken>STS-TOKEN-MARKER</SessionToken><Expiration>2026-11-23T12:15:00Z</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::111122223333:assumed-role/grant-a/s</Arn><AssumedRoleId>AROAFAKE:s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>"#;
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(bytes::Bytes::from(xml))))
-                    }
-                });
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let log = Arc::clone(&log);
+                        async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            log.lock()
+                                .unwrap()
+                                .push(String::from_utf8_lossy(&body).into_owned());
+                            let xml = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAFROMFAKESTS0001</AccessKeyId><SecretAccessKey>STS-SECRET-MARKER</SecretAccessKey><SessionToken>STS-TOKEN-MARKER</SessionToken><Expiration>2026-11-23T12:15:00Z</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::111122223333:assumed-role/grant-a/s</Arn><AssumedRoleId>AROAFAKE:s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>"#;
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                bytes::Bytes::from(xml),
+                            )))
+                        }
+                    },
+                );
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
             });
         }
     });
@@ -928,7 +1227,10 @@ async fn assume_vend(h: &Harness, target: &str, extra: &str) -> Reply {
     let auth = sigv4("AKIAASSUMEROLEMODE");
     h.send(
         "GET",
-        &format!("/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ{extra}", enc(target)),
+        &format!(
+            "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ{extra}",
+            enc(target)
+        ),
         &[("authorization", &auth), ("x-amz-account-id", DEMO_ACCOUNT)],
         "",
     )
@@ -949,15 +1251,27 @@ async fn assume_role_mode_mints_keys_with_sts() {
     let form: Vec<(String, String)> = {
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
-        form_urlencoded::parse(seen[0].as_bytes()).into_owned().collect()
+        form_urlencoded::parse(seen[0].as_bytes())
+            .into_owned()
+            .collect()
     };
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     assert_eq!(field("Action").as_deref(), Some("AssumeRole"));
-    assert_eq!(field("RoleArn").as_deref(), Some("arn:aws:iam::111122223333:role/grant-a"));
+    assert_eq!(
+        field("RoleArn").as_deref(),
+        Some("arn:aws:iam::111122223333:role/grant-a")
+    );
     assert_eq!(field("DurationSeconds").as_deref(), Some("900"));
-    assert!(field("RoleSessionName").unwrap().starts_with("grantd-emulator-"));
+    assert!(
+        field("RoleSessionName")
+            .unwrap()
+            .starts_with("grantd-emulator-")
+    );
     let policy: serde_json::Value = serde_json::from_str(&field("Policy").unwrap()).unwrap();
-    assert_eq!(policy["Statement"][0]["Resource"], "arn:aws:s3:::assume-bucket/A/data/*");
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        "arn:aws:s3:::assume-bucket/A/data/*"
+    );
     h.stop().await;
 }
 
@@ -965,7 +1279,10 @@ async fn assume_role_mode_mints_keys_with_sts() {
 async fn assume_role_mode_sends_no_policy_for_default_privilege() {
     let (sts_addr, seen) = fake_sts().await;
     let h = Harness::start(assume_role_scenario(&format!("http://{sts_addr}"))).await;
-    assert_eq!(assume_vend(&h, "s3://assume-bucket/A/x", "").await.status, 200);
+    assert_eq!(
+        assume_vend(&h, "s3://assume-bucket/A/x", "").await.status,
+        200
+    );
     assert!(!seen.lock().unwrap()[0].contains("Policy="));
     h.stop().await;
 }
@@ -984,11 +1301,24 @@ async fn grants_without_role_arn_keep_random_keys_in_assume_role_mode() {
 #[tokio::test]
 async fn assume_role_failure_is_service_unavailable() {
     // A port that was free a moment ago: nothing answers there.
-    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let h = Harness::start(assume_role_scenario(&format!("http://{closed}"))).await;
     let reply = assume_vend(&h, "s3://assume-bucket/A/x", "").await;
-    assert_eq!((reply.status, reply.code()), (503, Some("ServiceUnavailable")), "{}", reply.body);
-    assert!(reply.xml("Message").unwrap().contains("AssumeRole"), "{}", reply.body);
+    assert_eq!(
+        (reply.status, reply.code()),
+        (503, Some("ServiceUnavailable")),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.xml("Message").unwrap().contains("AssumeRole"),
+        "{}",
+        reply.body
+    );
     h.stop().await;
 }
 
@@ -1034,11 +1364,19 @@ async fn logs_never_contain_secrets_or_tokens() {
     let h = Harness::start(assume_role_scenario(&format!("http://{sts_addr}"))).await;
     let minted = assume_vend(&h, "s3://assume-bucket/A/x", "").await;
     let random = assume_vend(&h, "s3://assume-bucket/plain/x", "").await;
-    h.control("GET", &format!("/issued/{}", random.xml("AccessKeyId").unwrap()), "").await;
+    h.control(
+        "GET",
+        &format!("/issued/{}", random.xml("AccessKeyId").unwrap()),
+        "",
+    )
+    .await;
     h.stop().await;
 
     let text = logs.0.lock().unwrap().clone();
-    assert!(text.contains("ASIAFROMFAKESTS0001"), "access key ids are logged:\n{text}");
+    assert!(
+        text.contains("ASIAFROMFAKESTS0001"),
+        "access key ids are logged:\n{text}"
+    );
     for secret in [
         "STS-SECRET-MARKER",
         "STS-TOKEN-MARKER",
@@ -1046,7 +1384,10 @@ async fn logs_never_contain_secrets_or_tokens() {
         random.xml("SecretAccessKey").unwrap(),
         random.xml("SessionToken").unwrap(),
     ] {
-        assert!(!text.contains(secret), "{secret} leaked into the logs:\n{text}");
+        assert!(
+            !text.contains(secret),
+            "{secret} leaked into the logs:\n{text}"
+        );
     }
     assert_eq!(minted.status, 200);
 }

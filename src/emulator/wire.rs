@@ -60,7 +60,11 @@ impl AwsError {
 
     /// The wrapped error body; `Type` is `Sender` for 4xx, `Receiver` for 5xx.
     pub(super) fn to_xml(&self, request_id: &str) -> String {
-        let kind = if self.status < 500 { "Sender" } else { "Receiver" };
+        let kind = if self.status < 500 {
+            "Sender"
+        } else {
+            "Receiver"
+        };
         format!(
             "{XML_DECL}<ErrorResponse><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message>\
              </Error><RequestId>{}</RequestId></ErrorResponse>",
@@ -89,7 +93,10 @@ pub(super) fn parse_authorization(header: &str) -> Result<SigV4, String> {
     let mut credential = None;
     let (mut signed_headers, mut signature) = (false, false);
     for part in params.split(',') {
-        let (name, value) = part.trim().split_once('=').ok_or("malformed Authorization parameter")?;
+        let (name, value) = part
+            .trim()
+            .split_once('=')
+            .ok_or("malformed Authorization parameter")?;
         match name {
             "Credential" => credential = Some(value),
             "SignedHeaders" => signed_headers = !value.is_empty(),
@@ -172,15 +179,19 @@ pub(super) fn caller_identity_xml(arn: &str, request_id: &str) -> String {
 /// A stable unique id for a principal, shaped like IAM's: `AROA…:session`
 /// for roles, `AIDA…` for users.
 fn user_id(arn: &str) -> String {
-    // FNV-1a: stable across runs and platforms, unlike `DefaultHasher`.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in arn.bytes() {
-        hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    // FNV-1a, twice (forwards and backwards) for 128 bits: stable across
+    // runs and platforms, unlike `DefaultHasher`.
+    let fnv = |bytes: &mut dyn Iterator<Item = u8>| {
+        bytes.fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let mut hash =
+        (u128::from(fnv(&mut arn.bytes())) << 64) | u128::from(fnv(&mut arn.bytes().rev()));
     let mut id = String::new();
     for _ in 0..17 {
         id.push(char::from(ALPHANUMERIC_UPPER[(hash % 36) as usize]));
-        hash = hash / 36 ^ hash.rotate_left(17);
+        hash /= 36;
     }
     let resource = arn.split(':').nth(5).unwrap_or_default();
     if resource.starts_with("user/") {
@@ -234,11 +245,18 @@ fn random_string(alphabet: &[u8], len: usize) -> Result<String, getrandom::Error
 /// Fresh random key material: `ASIA` + 16 characters, a 40-character
 /// secret and a 300-character session token.
 pub(super) fn random_keys() -> Result<(String, String, String), getrandom::Error> {
-    let key_id = format!("ASIA{}", random_string(ALPHANUMERIC_UPPER, KEY_ID_RANDOM_LEN)?);
+    let key_id = format!(
+        "ASIA{}",
+        random_string(ALPHANUMERIC_UPPER, KEY_ID_RANDOM_LEN)?
+    );
     let secret = random_string(SECRET_ALPHABET, SECRET_LEN)?;
     let mut token = [0u8; TOKEN_BYTES];
     getrandom::fill(&mut token)?;
-    Ok((key_id, secret, base64::engine::general_purpose::STANDARD.encode(token)))
+    Ok((
+        key_id,
+        secret,
+        base64::engine::general_purpose::STANDARD.encode(token),
+    ))
 }
 
 /// A request id shaped like a UUID.
@@ -247,7 +265,14 @@ pub(super) fn request_id() -> String {
     // A failed read leaves zeros: a request id need not be unique to be valid.
     let _ = getrandom::fill(&mut b);
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 #[cfg(test)]
@@ -275,7 +300,10 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/aws4_request, SignedHeaders=host, Signature=ab",
             "AWS4-HMAC-SHA256 Credential=AK ID/20261123/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab",
         ] {
-            assert!(parse_authorization(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                parse_authorization(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -283,7 +311,11 @@ mod tests {
     fn random_keys_have_aws_shapes_and_differ() {
         let (id, secret, token) = random_keys().unwrap();
         assert!(id.starts_with("ASIA") && id.len() == 20);
-        assert!(id[4..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert!(
+            id[4..]
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        );
         assert_eq!(secret.len(), 40);
         assert_eq!(token.len(), 300);
         assert_ne!(random_keys().unwrap().0, id);
@@ -295,7 +327,11 @@ mod tests {
         assert!(xml.contains("<Type>Sender</Type><Code>AccessDenied</Code>"));
         assert!(xml.contains("<Message>a &lt;b&gt; &amp; 'c'</Message>"));
         assert!(xml.contains("<RequestId>req-1</RequestId></ErrorResponse>"));
-        assert!(AwsError::internal("x").to_xml("r").contains("<Type>Receiver</Type>"));
+        assert!(
+            AwsError::internal("x")
+                .to_xml("r")
+                .contains("<Type>Receiver</Type>")
+        );
     }
 
     #[test]
@@ -304,6 +340,9 @@ mod tests {
         assert!(xml.contains("<Account>444455556666</Account>"));
         assert!(xml.contains("<UserId>AROA"));
         assert!(xml.contains(":grantd-emulator</UserId>"));
-        assert_eq!(user_id("arn:aws:iam::1:role/R"), user_id("arn:aws:iam::1:role/R"));
+        assert_eq!(
+            user_id("arn:aws:iam::1:role/R"),
+            user_id("arn:aws:iam::1:role/R")
+        );
     }
 }

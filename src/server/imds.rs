@@ -63,19 +63,31 @@ fn normalize(path: &str) -> String {
     out
 }
 
-pub async fn route(state: &AppState, sessions: &Sessions, req: &Request<Incoming>) -> (&'static str, Resp) {
+pub async fn route(
+    state: &AppState,
+    sessions: &Sessions,
+    req: &Request<Incoming>,
+) -> (&'static str, Resp) {
     let path = normalize(req.uri().path());
     if path == "/latest/api/token" {
         return ("imds_token", put_token(state, sessions, req));
     }
     if let Some(rest) = path.strip_prefix(CREDS_PREFIX) {
-        let route = if rest.is_empty() { "imds_roles" } else { "imds_credentials" };
+        let route = if rest.is_empty() {
+            "imds_roles"
+        } else {
+            "imds_credentials"
+        };
         if req.method() != Method::GET && req.method() != Method::HEAD {
-            let e = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "InvalidRequest", "instance metadata takes GET");
+            let e = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "InvalidRequest",
+                "instance metadata takes GET",
+            );
             return (route, e.into_response());
         }
-        if let Err(resp) = check_session(state, sessions, req) {
-            return (route, resp);
+        if let Err(why) = check_session(state, sessions, req) {
+            return (route, unauthorized(why));
         }
         let resp = if rest.is_empty() {
             role_list(state)
@@ -84,18 +96,31 @@ pub async fn route(state: &AppState, sessions: &Sessions, req: &Request<Incoming
         };
         return (route, resp);
     }
-    let e = ApiError::new(StatusCode::NOT_FOUND, "NotFound", format!("no metadata at {}", truncate(&path, 200)));
+    let e = ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("no metadata at {}", truncate(&path, 200)),
+    );
     ("imds_not_found", e.into_response())
 }
 
 fn put_token(state: &AppState, sessions: &Sessions, req: &Request<Incoming>) -> Resp {
     if req.method() != Method::PUT {
-        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "InvalidRequest", "the token route takes PUT").into_response();
+        return ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "InvalidRequest",
+            "the token route takes PUT",
+        )
+        .into_response();
     }
     if req.headers().contains_key("x-forwarded-for") {
         // As on EC2: a request relayed through a proxy must not mint a session.
-        return ApiError::new(StatusCode::FORBIDDEN, "Forbidden", "requests carrying X-Forwarded-For are refused")
-            .into_response();
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "requests carrying X-Forwarded-For are refused",
+        )
+        .into_response();
     }
     let ttl = req
         .headers()
@@ -113,36 +138,52 @@ fn put_token(state: &AppState, sessions: &Sessions, req: &Request<Incoming>) -> 
     };
     let mut bytes = [0u8; 32];
     if getrandom::fill(&mut bytes).is_err() {
-        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "no randomness").into_response();
+        return ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "no randomness",
+        )
+        .into_response();
     }
     let token = URL_SAFE_NO_PAD.encode(bytes);
     sessions
         .tokens
         .insert(token.clone(), state.clock.now() + Duration::from_secs(ttl));
     let mut resp = text(StatusCode::OK, token, "text/plain");
-    resp.headers_mut().insert(TTL_HEADER, HeaderValue::from(ttl));
+    resp.headers_mut()
+        .insert(TTL_HEADER, HeaderValue::from(ttl));
     resp
 }
 
-fn check_session(state: &AppState, sessions: &Sessions, req: &Request<Incoming>) -> Result<(), Resp> {
+/// `Err` carries why the session is refused (a 401).
+fn check_session(
+    state: &AppState,
+    sessions: &Sessions,
+    req: &Request<Incoming>,
+) -> Result<(), &'static str> {
     let token = req
         .headers()
         .get(TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| unauthorized("missing X-aws-ec2-metadata-token; PUT /latest/api/token first"))?;
+        .ok_or("missing X-aws-ec2-metadata-token; PUT /latest/api/token first")?;
     match sessions.tokens.get(token) {
         Some(until) if until > state.clock.now() => Ok(()),
         Some(_) => {
             sessions.tokens.invalidate(token);
-            Err(unauthorized("the metadata token has expired"))
+            Err("the metadata token has expired")
         }
-        None => Err(unauthorized("unknown metadata token")),
+        None => Err("unknown metadata token"),
     }
 }
 
 fn role_list(state: &AppState) -> Resp {
     if state.profiles.is_empty() {
-        return ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no profiles are configured").into_response();
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "no profiles are configured",
+        )
+        .into_response();
     }
     let names: Vec<&str> = state.profiles.iter().map(|p| p.name.as_str()).collect();
     // Used verbatim by botocore and Rust: no trailing newline.
@@ -165,6 +206,9 @@ async fn credentials(state: &AppState, name: &str) -> Resp {
 mod tests {
     #[test]
     fn collapses_double_slashes() {
-        assert_eq!(super::normalize("//latest//meta-data/iam/"), "/latest/meta-data/iam/");
+        assert_eq!(
+            super::normalize("//latest//meta-data/iam/"),
+            "/latest/meta-data/iam/"
+        );
     }
 }

@@ -41,8 +41,12 @@ impl ApiError {
 
     pub fn into_response(self) -> Resp {
         let mut resp = json(self.status, error_json(self.code, &self.message));
-        if matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp
     }
@@ -66,7 +70,10 @@ pub fn json(status: StatusCode, body: String) -> Resp {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
@@ -92,14 +99,21 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Resp {
 
 async fn route(state: &AppState, req: &Request<Incoming>) -> (&'static str, Resp) {
     if !state.allow_remote && !host_is_loopback(req) {
-        let e = ApiError::new(StatusCode::BAD_REQUEST, "InvalidRequest", "Host header must name a loopback address");
+        let e = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "Host header must name a loopback address",
+        );
         return ("bad_host", e.into_response());
     }
     let path = req.uri().path();
     if path.starts_with("/latest/") || path.starts_with("//latest/") {
         return match &state.imds {
             Some(sessions) => imds::route(state, sessions, req).await,
-            None => ("not_found", not_found("IMDS routes are off; start grantd with --imds")),
+            None => (
+                "not_found",
+                not_found("IMDS routes are off; start grantd with --imds"),
+            ),
         };
     }
     let route = match path {
@@ -108,22 +122,42 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> (&'static str, Resp
         "/metrics" => "metrics",
         "/v1/credentials" | "/v1/credentials/" => "credentials",
         p if p.starts_with("/v1/credentials/") => "credentials_profile",
-        _ => return ("not_found", not_found(&format!("no route for {}", truncate(path, 200)))),
+        _ => {
+            return (
+                "not_found",
+                not_found(&format!("no route for {}", truncate(path, 200))),
+            );
+        }
     };
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        let e = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "InvalidRequest", format!("{} takes GET", route_path(route)));
+        let e = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "InvalidRequest",
+            format!("{} takes GET", route_path(route)),
+        );
         let mut resp = e.into_response();
-        resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return (route, resp);
     }
     let resp = match route {
         "healthz" => text(StatusCode::OK, "ok", "text/plain; charset=utf-8"),
         "readyz" => readyz(state),
         "metrics" => {
-            let body = state.metrics.render(state.cache.len(), &state.cache.expiries(), state.ready.get().is_some());
-            text(StatusCode::OK, body, "text/plain; version=0.0.4; charset=utf-8")
+            let body = state.metrics.render(
+                state.cache.len(),
+                &state.cache.expiries(),
+                state.ready.get().is_some(),
+            );
+            text(
+                StatusCode::OK,
+                body,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
         }
-        _ => credentials(state, req, route).await.unwrap_or_else(ApiError::into_response),
+        _ => credentials(state, req, route)
+            .await
+            .unwrap_or_else(ApiError::into_response),
     };
     (route, resp)
 }
@@ -149,7 +183,8 @@ fn readyz(state: &AppState) -> Resp {
         ),
         None => json(
             StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({"status": "starting", "message": "resolving the upstream identity"}).to_string(),
+            serde_json::json!({"status": "starting", "message": "resolving the upstream identity"})
+                .to_string(),
         ),
     }
 }
@@ -167,7 +202,9 @@ fn host_is_loopback(req: &Request<Incoming>) -> bool {
         None => host.rsplit_once(':').map_or(host, |(h, _)| h),
     };
     name.eq_ignore_ascii_case("localhost")
-        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn check_token(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiError> {
@@ -181,23 +218,41 @@ fn check_token(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiError
     if state.token.matches(presented.as_bytes()) {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::FORBIDDEN, "InvalidToken", "the Authorization token is not this daemon's"))
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "InvalidToken",
+            "the Authorization token is not this daemon's",
+        ))
     }
 }
 
-async fn credentials(state: &AppState, req: &Request<Incoming>, route: &str) -> Result<Resp, ApiError> {
+async fn credentials(
+    state: &AppState,
+    req: &Request<Incoming>,
+    route: &str,
+) -> Result<Resp, ApiError> {
     check_token(state, req)?;
     let request = scope_of(state, req, route)?;
     let vended = vend(state, &request).await?;
-    Ok(json(StatusCode::OK, container_json(&vended.credentials, &vended.info)))
+    Ok(json(
+        StatusCode::OK,
+        container_json(&vended.credentials, &vended.info),
+    ))
 }
 
 /// Asks the cache, within the daemon's limit on requests being answered.
-pub(super) async fn vend(state: &AppState, request: &DataAccessRequest) -> Result<std::sync::Arc<Vended>, ApiError> {
+pub(super) async fn vend(
+    state: &AppState,
+    request: &DataAccessRequest,
+) -> Result<std::sync::Arc<Vended>, ApiError> {
     let inflight = state.inflight.fetch_add(1, Ordering::AcqRel);
     let _guard = Decrement(&state.inflight);
     if inflight >= state.limits.max_inflight {
-        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "too many requests at once; retry shortly"));
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "too many requests at once; retry shortly",
+        ));
     }
     match state.cache.get(request).await {
         Ok(v) => Ok(v),
@@ -219,13 +274,20 @@ impl Drop for Decrement<'_> {
 }
 
 /// The scope a credentials request names: query, profile path, or the default profile.
-fn scope_of(state: &AppState, req: &Request<Incoming>, route: &str) -> Result<DataAccessRequest, ApiError> {
+fn scope_of(
+    state: &AppState,
+    req: &Request<Incoming>,
+    route: &str,
+) -> Result<DataAccessRequest, ApiError> {
     let query = req.uri().query().unwrap_or("");
     if route == "credentials_profile" {
         let raw = &req.uri().path()["/v1/credentials/".len()..];
         let name = percent_decode(raw);
         if !query.is_empty() {
-            return Err(bad("InvalidRequest", "a profile route takes no query; use /v1/credentials?target=…&permission=…"));
+            return Err(bad(
+                "InvalidRequest",
+                "a profile route takes no query; use /v1/credentials?target=…&permission=…",
+            ));
         }
         return profile(state, &name);
     }
@@ -248,7 +310,13 @@ fn profile(state: &AppState, name: &str) -> Result<DataAccessRequest, ApiError> 
         .iter()
         .find(|p| p.name == name)
         .map(|p| p.request.clone())
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "UnknownProfile", format!("no profile named {:?}", truncate(name, 100))))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "UnknownProfile",
+                format!("no profile named {:?}", truncate(name, 100)),
+            )
+        })
 }
 
 pub(super) fn profile_request(state: &AppState, name: &str) -> Result<DataAccessRequest, ApiError> {
@@ -271,29 +339,58 @@ pub fn parse_query(query: &str) -> Result<DataAccessRequest, ApiError> {
             other => {
                 return Err(bad(
                     "InvalidRequest",
-                    format!("unknown query parameter {:?}; expected target, permission, privilege, duration", truncate(other, 50)),
+                    format!(
+                        "unknown query parameter {:?}; expected target, permission, privilege, duration",
+                        truncate(other, 50)
+                    ),
                 ));
             }
         };
         if slot.is_some() {
-            return Err(bad("InvalidRequest", format!("query parameter {key} given twice")));
+            return Err(bad(
+                "InvalidRequest",
+                format!("query parameter {key} given twice"),
+            ));
         }
         *slot = Some(value);
     }
-    let target: Cow<str> = target.ok_or_else(|| bad("InvalidTarget", "missing target, e.g. target=s3://bucket/prefix/*"))?;
+    let target: Cow<str> = target.ok_or_else(|| {
+        bad(
+            "InvalidTarget",
+            "missing target, e.g. target=s3://bucket/prefix/*",
+        )
+    })?;
     let target = S3Target::parse(&target).map_err(|e| bad("InvalidTarget", e.to_string()))?;
     let permission = permission
-        .ok_or_else(|| bad("InvalidPermission", "missing permission: READ, WRITE or READWRITE"))?
+        .ok_or_else(|| {
+            bad(
+                "InvalidPermission",
+                "missing permission: READ, WRITE or READWRITE",
+            )
+        })?
         .parse::<Permission>()
         .map_err(|e| bad("InvalidPermission", e.to_string()))?;
     let privilege = match privilege {
-        Some(p) => p.parse::<Privilege>().map_err(|e| bad("InvalidRequest", e.to_string()))?,
+        Some(p) => p
+            .parse::<Privilege>()
+            .map_err(|e| bad("InvalidRequest", e.to_string()))?,
         None => Privilege::Default,
     };
     let duration_seconds = match duration {
-        Some(d) => Some(d.parse::<u32>().ok().filter(|d| DURATION_RANGE.contains(d)).ok_or_else(|| {
-            bad("InvalidRequest", format!("duration must be whole seconds from 900 to 43200, got {:?}", truncate(&d, 20)))
-        })?),
+        Some(d) => Some(
+            d.parse::<u32>()
+                .ok()
+                .filter(|d| DURATION_RANGE.contains(d))
+                .ok_or_else(|| {
+                    bad(
+                        "InvalidRequest",
+                        format!(
+                            "duration must be whole seconds from 900 to 43200, got {:?}",
+                            truncate(&d, 20)
+                        ),
+                    )
+                })?,
+        ),
         None => None,
     };
     Ok(DataAccessRequest {
@@ -342,14 +439,34 @@ mod tests {
             ("target=bucket/x&permission=READ", "InvalidTarget"),
             ("target=s3://bucket/x", "InvalidPermission"),
             ("target=s3://bucket/x&permission=ALL", "InvalidPermission"),
-            ("target=s3://bucket/x&permission=READ&privilege=Max", "InvalidRequest"),
-            ("target=s3://bucket/x&permission=READ&duration=60", "InvalidRequest"),
-            ("target=s3://bucket/x&permission=READ&duration=abc", "InvalidRequest"),
-            ("target=s3://bucket/x&permission=READ&permission=WRITE", "InvalidRequest"),
-            ("target=s3://bucket/x&permission=READ&colour=blue", "InvalidRequest"),
+            (
+                "target=s3://bucket/x&permission=READ&privilege=Max",
+                "InvalidRequest",
+            ),
+            (
+                "target=s3://bucket/x&permission=READ&duration=60",
+                "InvalidRequest",
+            ),
+            (
+                "target=s3://bucket/x&permission=READ&duration=abc",
+                "InvalidRequest",
+            ),
+            (
+                "target=s3://bucket/x&permission=READ&permission=WRITE",
+                "InvalidRequest",
+            ),
+            (
+                "target=s3://bucket/x&permission=READ&colour=blue",
+                "InvalidRequest",
+            ),
         ] {
             let e = parse_query(query).unwrap_err();
-            assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, code), "{query}: {}", e.message);
+            assert_eq!(
+                (e.status, e.code),
+                (StatusCode::BAD_REQUEST, code),
+                "{query}: {}",
+                e.message
+            );
         }
     }
 

@@ -23,7 +23,9 @@ use aws_sdk_s3control::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErr
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
-use super::{BoxFuture, DataAccess, DataAccessRequest, ErrorKind, Upstream, UpstreamError, classify};
+use super::{
+    BoxFuture, DataAccess, DataAccessRequest, ErrorKind, Upstream, UpstreamError, classify,
+};
 use crate::credentials::{Credentials, Secret};
 use crate::metrics::Metrics;
 use crate::scope::{Permission, Privilege, S3Target};
@@ -126,8 +128,8 @@ impl AwsUpstream {
         clients
             .entry(region.to_string())
             .or_insert_with(|| {
-                let mut conf =
-                    aws_sdk_s3control::config::Builder::from(&self.base).region(Region::new(region.to_string()));
+                let mut conf = aws_sdk_s3control::config::Builder::from(&self.base)
+                    .region(Region::new(region.to_string()));
                 if let Some(url) = &self.s3control_endpoint {
                     conf = conf.endpoint_resolver(FixedEndpoint(url.clone()));
                 }
@@ -152,14 +154,26 @@ impl AwsUpstream {
             .cloned()
     }
 
-    async fn instance_account(&self, request: &DataAccessRequest, region: &str) -> Result<String, UpstreamError> {
-        if let Some(account) = request.account_id.as_ref().or(self.configured_account.as_ref()) {
+    async fn instance_account(
+        &self,
+        request: &DataAccessRequest,
+        region: &str,
+    ) -> Result<String, UpstreamError> {
+        if let Some(account) = request
+            .account_id
+            .as_ref()
+            .or(self.configured_account.as_ref())
+        {
             return Ok(account.clone());
         }
         let caller = self.caller_account().await?;
         let key = (request.target.bucket().to_string(), region.to_string());
         let now = tokio::time::Instant::now();
-        if let Some((owner, until)) = self.owners.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+        if let Some((owner, until)) = self
+            .owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
             && *until > now
         {
             return Ok(owner.clone());
@@ -176,7 +190,11 @@ impl AwsUpstream {
         let (owner, ttl) = match result.map_err(sdk_error) {
             Ok(out) => match out.access_grants_instance_arn().and_then(arn_account) {
                 Some(owner) => (owner, OWNER_TTL),
-                None => return Err(malformed("GetAccessGrantsInstanceForPrefix answered without an instance ARN")),
+                None => {
+                    return Err(malformed(
+                        "GetAccessGrantsInstanceForPrefix answered without an instance ARN",
+                    ));
+                }
             },
             Err(e) if e.is_terminal() => {
                 info!(bucket = %key.0, code = %e.code, "no Access Grants instance found for bucket; using own account");
@@ -191,13 +209,23 @@ impl AwsUpstream {
         Ok(owner)
     }
 
-    fn record<T, E>(&self, operation: &'static str, result: &Result<T, E>, started: tokio::time::Instant) {
+    fn record<T, E>(
+        &self,
+        operation: &'static str,
+        result: &Result<T, E>,
+        started: tokio::time::Instant,
+    ) {
         let outcome = if result.is_ok() { "ok" } else { "error" };
-        self.metrics.upstream_call(operation, outcome, started.elapsed());
+        self.metrics
+            .upstream_call(operation, outcome, started.elapsed());
     }
 
     async fn data_access(&self, request: &DataAccessRequest) -> Result<DataAccess, UpstreamError> {
-        let region = request.region.as_deref().unwrap_or(&self.region).to_string();
+        let region = request
+            .region
+            .as_deref()
+            .unwrap_or(&self.region)
+            .to_string();
         let account = self.instance_account(request, &region).await?;
         let out = self
             .s3control(&region)
@@ -222,17 +250,22 @@ impl AwsUpstream {
             .expiration()
             .and_then(|t| SystemTime::try_from(*t).ok())
             .ok_or_else(|| malformed("GetDataAccess answered without a valid Expiration"))?;
-        let matched = out.matched_grant_target().and_then(|t| match S3Target::parse(t) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                warn!(matched_grant = t, error = %e, "ignoring unparseable MatchedGrantTarget");
-                None
-            }
-        });
+        let matched = out
+            .matched_grant_target()
+            .and_then(|t| match S3Target::parse(t) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    warn!(matched_grant = t, error = %e, "ignoring unparseable MatchedGrantTarget");
+                    None
+                }
+            });
         Ok(DataAccess {
             credentials: Credentials {
                 access_key_id: field(creds.access_key_id(), "AccessKeyId")?,
-                secret_access_key: Secret::new(field(creds.secret_access_key(), "SecretAccessKey")?),
+                secret_access_key: Secret::new(field(
+                    creds.secret_access_key(),
+                    "SecretAccessKey",
+                )?),
                 session_token: Secret::new(field(creds.session_token(), "SessionToken")?),
                 expiration,
             },
@@ -256,7 +289,11 @@ impl Upstream for AwsUpstream {
                 // The account is known; readiness only needs base credentials.
                 Some(account) => {
                     let provider = self.base.credentials_provider().ok_or_else(|| {
-                        UpstreamError::new(ErrorKind::Unavailable, "NoCredentials", "no base credentials provider")
+                        UpstreamError::new(
+                            ErrorKind::Unavailable,
+                            "NoCredentials",
+                            "no base credentials provider",
+                        )
                     })?;
                     provider.provide_credentials().await.map_err(|e| {
                         UpstreamError::new(
@@ -314,11 +351,23 @@ where
             let status = se.raw().status().as_u16();
             let code = se.err().code().unwrap_or_default();
             let message = se.err().message().unwrap_or_default();
-            let shown_code = if code.is_empty() { format!("HTTP{status}") } else { code.to_string() };
-            let message = if message.is_empty() { format!("HTTP status {status}") } else { message.to_string() };
+            let shown_code = if code.is_empty() {
+                format!("HTTP{status}")
+            } else {
+                code.to_string()
+            };
+            let message = if message.is_empty() {
+                format!("HTTP status {status}")
+            } else {
+                message.to_string()
+            };
             UpstreamError::new(classify(code, Some(status)), shown_code, message)
         }
-        SdkError::TimeoutError(_) => UpstreamError::new(ErrorKind::Unavailable, "Timeout", "the upstream did not answer in time"),
+        SdkError::TimeoutError(_) => UpstreamError::new(
+            ErrorKind::Unavailable,
+            "Timeout",
+            "the upstream did not answer in time",
+        ),
         SdkError::DispatchFailure(_) => UpstreamError::new(
             ErrorKind::Unavailable,
             "DispatchFailure",
@@ -329,7 +378,11 @@ where
             "MalformedResponse",
             DisplayErrorContext(&err).to_string(),
         ),
-        _ => UpstreamError::new(ErrorKind::Unavailable, "RequestFailed", DisplayErrorContext(&err).to_string()),
+        _ => UpstreamError::new(
+            ErrorKind::Unavailable,
+            "RequestFailed",
+            DisplayErrorContext(&err).to_string(),
+        ),
     }
 }
 
@@ -343,7 +396,10 @@ mod tests {
             arn_account("arn:aws:s3:us-east-1:444455556666:access-grants/default").as_deref(),
             Some("444455556666")
         );
-        assert_eq!(arn_account("arn:aws:s3:us-east-1:12:access-grants/default"), None);
+        assert_eq!(
+            arn_account("arn:aws:s3:us-east-1:12:access-grants/default"),
+            None
+        );
         assert_eq!(arn_account("nonsense"), None);
     }
 }

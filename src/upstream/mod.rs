@@ -119,13 +119,20 @@ impl std::error::Error for UpstreamError {}
 /// Classifies a service error code (and HTTP status, when known).
 pub fn classify(code: &str, status: Option<u16>) -> ErrorKind {
     match code {
-        "AccessDenied" | "AccessGrantsInstanceNotExistsError" | "AccessGrantsLocationNotFoundError"
-        | "NoSuchAccessGrantError" | "AccessDeniedException" => ErrorKind::Denied,
+        "AccessDenied"
+        | "AccessGrantsInstanceNotExistsError"
+        | "AccessGrantsLocationNotFoundError"
+        | "NoSuchAccessGrantError"
+        | "AccessDeniedException" => ErrorKind::Denied,
         "InvalidRequest" | "ValidationException" | "InvalidParameterValue" | "InvalidArgument" => {
             ErrorKind::InvalidRequest
         }
-        "SlowDown" | "Throttling" | "ThrottlingException" | "TooManyRequests"
-        | "TooManyRequestsException" | "RequestLimitExceeded" => ErrorKind::Throttled,
+        "SlowDown"
+        | "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequests"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded" => ErrorKind::Throttled,
         _ => match status {
             Some(429) => ErrorKind::Throttled,
             Some(403) if code.is_empty() => ErrorKind::Denied,
@@ -153,8 +160,14 @@ mod tests {
     #[test]
     fn classifies_denials_throttling_and_outages() {
         assert_eq!(classify("AccessDenied", Some(403)), ErrorKind::Denied);
-        assert_eq!(classify("AccessGrantsInstanceNotExistsError", Some(404)), ErrorKind::Denied);
-        assert_eq!(classify("InvalidRequest", Some(400)), ErrorKind::InvalidRequest);
+        assert_eq!(
+            classify("AccessGrantsInstanceNotExistsError", Some(404)),
+            ErrorKind::Denied
+        );
+        assert_eq!(
+            classify("InvalidRequest", Some(400)),
+            ErrorKind::InvalidRequest
+        );
         assert_eq!(classify("SlowDown", Some(503)), ErrorKind::Throttled);
         assert_eq!(classify("", Some(429)), ErrorKind::Throttled);
         assert_eq!(classify("InternalError", Some(500)), ErrorKind::Unavailable);
