@@ -436,3 +436,76 @@ fn refresh_time_lies_between_half_life_and_twenty_minutes_left() {
     assert!(refresh_time(issued, short, 1.0, &s) <= short - Duration::from_secs(60));
     assert!(refresh_time(issued, issued, 0.5, &s) > issued);
 }
+
+#[tokio::test(start_paused = true)]
+async fn grants_not_ending_in_a_slash_are_found_too() {
+    let clock = Arc::new(TokioClock::starting_at(start()));
+    let upstream = Arc::new(
+        ScriptedUpstream::new(clock.clone())
+            .grant("s3://bucket/User*", Permission::Read)
+            .grant("s3://bucket/UserA/report.csv", Permission::Read),
+    );
+    let cache = Cache::new(
+        upstream.clone(),
+        clock,
+        CacheSettings::default(),
+        Arc::default(),
+    );
+    let object = cache
+        .get(&req("s3://bucket/UserA/report.csv", Permission::Read))
+        .await
+        .unwrap();
+    assert_eq!(
+        object.info.matched_grant_target.as_deref(),
+        Some("s3://bucket/UserA/report.csv")
+    );
+    let broad = cache
+        .get(&req("s3://bucket/UserZ/x", Permission::Read))
+        .await
+        .unwrap();
+    assert_eq!(
+        broad.info.matched_grant_target.as_deref(),
+        Some("s3://bucket/User*")
+    );
+    cache
+        .get(&req("s3://bucket/UserQ/deep/y", Permission::Read))
+        .await
+        .unwrap();
+    // Both cached grants contain the object; the object grant is the narrower.
+    let again = cache
+        .get(&req("s3://bucket/UserA/report.csv", Permission::Read))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.credentials.access_key_id,
+        object.credentials.access_key_id
+    );
+    assert_eq!(upstream.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn evicted_grants_leave_the_index() {
+    let h = harness_with(CacheSettings {
+        max_entries: 1,
+        ..CacheSettings::default()
+    });
+    h.cache.get(&user_a()).await.unwrap();
+    h.cache
+        .get(&req("s3://bucket/Product/a", Permission::Read))
+        .await
+        .unwrap();
+    assert_eq!(h.cache.len(), 1);
+    h.cache
+        .get(&req("s3://bucket/UserA/b", Permission::ReadWrite))
+        .await
+        .unwrap();
+    h.cache
+        .get(&req("s3://bucket/Product/c", Permission::Read))
+        .await
+        .unwrap();
+    assert!(h.cache.len() <= 1);
+    assert!(
+        h.upstream.calls() >= 3,
+        "an evicted grant was served from the index"
+    );
+}
