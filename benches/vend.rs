@@ -120,7 +120,7 @@ fn benches(c: &mut Criterion) {
         cache,
         Token::new(token),
         vec![profile],
-        false,
+        None,
         ready,
         false,
         Arc::new(SystemClock),

@@ -272,10 +272,12 @@ pub fn describe(s: &Settings) -> String {
     line("region", opt(&s.region, "from the AWS region chain"));
     line("default_profile", opt(&s.default_profile, "none"));
     line("imds", s.imds.to_string());
+    line("imds_list_all", s.imds_list_all_profiles.to_string());
     line("log_format", format!("{:?}", s.log_format).to_lowercase());
     line("log_level", opt(&s.log_level, "RUST_LOG or info"));
     line("max_entries", s.max_entries.to_string());
     line("max_connections", s.max_connections.to_string());
+    line("max_new_scopes/s", s.max_new_scopes_per_second.to_string());
     line(
         "s3control_endpoint",
         opt(&s.s3control_endpoint, "AWS default"),
@@ -306,7 +308,7 @@ async fn env(args: ClientArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let path = match client::credentials_path(&settings, &args.selection()) {
+    let path = match client::credentials_path(&args.selection()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("grantd env: {e}");
@@ -332,7 +334,7 @@ async fn creds(args: CredsArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let path = match client::credentials_path(&settings, &args.client.selection()) {
+    let path = match client::credentials_path(&args.client.selection()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("grantd creds: {e}");

@@ -59,12 +59,13 @@ pub fn daemon_addr(settings: &Settings) -> Result<SocketAddr, String> {
 }
 
 /// The path and query of the credentials route for a selection, checked locally.
-pub fn credentials_path(settings: &Settings, sel: &Selection) -> Result<String, String> {
+pub fn credentials_path(sel: &Selection) -> Result<String, String> {
     match (&sel.profile, &sel.target) {
         (Some(_), Some(_)) => Err("give either --profile or --target, not both".into()),
         (Some(name), None) => {
-            if settings.profile(name).is_none() {
-                return Err(format!("no profile named {name:?} in the configuration"));
+            // The daemon knows its profiles; this shell may not have the config file.
+            if !crate::config::is_profile_name(name) {
+                return Err(format!("{name:?} is not a profile name"));
             }
             Ok(format!("/v1/credentials/{name}"))
         }
@@ -96,15 +97,8 @@ pub fn credentials_path(settings: &Settings, sel: &Selection) -> Result<String, 
                 .replace("%2A", "*");
             Ok(format!("/v1/credentials?{query}"))
         }
-        (None, None) => {
-            if sel.permission.is_some() {
-                return Err("--permission needs --target".into());
-            }
-            if settings.profiles.is_empty() {
-                return Err("no profiles are configured; pass --target and --permission".into());
-            }
-            Ok("/v1/credentials".into())
-        }
+        (None, None) if sel.permission.is_some() => Err("--permission needs --target".into()),
+        (None, None) => Ok("/v1/credentials".into()),
     }
 }
 

@@ -19,6 +19,8 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCA
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Most cached scopes. Defaults to 10,000.
 pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
+/// New upstream loads per second. Defaults to 20 (GetDataAccess has no published quota).
+pub const DEFAULT_MAX_NEW_SCOPES_PER_SECOND: u32 = 20;
 /// Shortest and longest `durationSeconds` GetDataAccess accepts.
 pub const DURATION_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
 
@@ -84,10 +86,14 @@ pub struct Settings {
     /// Name of the profile served without a target; `None` when there are none.
     pub default_profile: Option<String>,
     pub imds: bool,
+    /// List every profile at the IMDS role list instead of the default alone.
+    pub imds_list_all_profiles: bool,
     pub log_format: LogFormat,
     pub log_level: Option<String>,
     pub max_entries: u64,
     pub max_connections: usize,
+    /// New upstream loads per second the daemon starts for requests (burst: five times this).
+    pub max_new_scopes_per_second: u32,
     /// In file order, the default first.
     pub profiles: Vec<Profile>,
     pub s3control_endpoint: Option<String>,
@@ -113,6 +119,8 @@ const TOP_KEYS: &[&str] = &[
     "log_level",
     "max_entries",
     "max_connections",
+    "max_new_scopes_per_second",
+    "imds_list_all_profiles",
     "profiles",
 ];
 const PROFILE_KEYS: &[&str] = &[
@@ -321,6 +329,10 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
         .get(bool_flag(flags.imds), "imds")
         .and_then(|r| r.boolean(&mut problems))
         .unwrap_or(false);
+    let imds_list_all_profiles = look
+        .get(None, "imds_list_all_profiles")
+        .and_then(|r| r.boolean(&mut problems))
+        .unwrap_or(false);
     let log_format = match look.get(flags.log_format.clone(), "log_format") {
         Some(raw) => match raw.text(&mut problems).as_deref() {
             Some("text") | None => LogFormat::Text,
@@ -357,6 +369,12 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
         .map(|n| n as usize)
         .unwrap_or(DEFAULT_MAX_CONNECTIONS);
 
+    let max_new_scopes_per_second = look
+        .get(None, "max_new_scopes_per_second")
+        .and_then(|r| r.integer(&mut problems, 1, 100_000))
+        .map(|n| n as u32)
+        .unwrap_or(DEFAULT_MAX_NEW_SCOPES_PER_SECOND);
+
     let mut profiles = parse_profiles(&file, &file_name, &mut problems);
     let default_profile = match look.get(flags.default_profile.clone(), "default_profile") {
         Some(raw) => raw.text(&mut problems).and_then(|name| {
@@ -392,10 +410,12 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
         region,
         default_profile,
         imds,
+        imds_list_all_profiles,
         log_format,
         log_level,
         max_entries,
         max_connections,
+        max_new_scopes_per_second,
         profiles,
         s3control_endpoint,
         sts_endpoint,

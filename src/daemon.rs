@@ -104,6 +104,8 @@ pub async fn serve(
         clock.clone(),
         CacheSettings {
             max_entries: settings.max_entries,
+            loads_per_second: f64::from(settings.max_new_scopes_per_second),
+            load_burst: f64::from(settings.max_new_scopes_per_second) * 5.0,
             ..CacheSettings::default()
         },
         metrics,
@@ -113,7 +115,11 @@ pub async fn serve(
         cache.clone(),
         token,
         settings.profiles.clone(),
-        settings.imds,
+        settings.imds.then_some(if settings.imds_list_all_profiles {
+            crate::server::imds::RoleList::All
+        } else {
+            crate::server::imds::RoleList::DefaultOnly
+        }),
         ready.clone(),
         settings.allow_remote,
         clock,

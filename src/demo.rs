@@ -103,10 +103,12 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         region: Some("us-east-1".into()),
         default_profile: Some("usera".into()),
         imds: true,
+        imds_list_all_profiles: false,
         log_format: LogFormat::Text,
         log_level: None,
         max_entries: config::DEFAULT_MAX_ENTRIES,
         max_connections: config::DEFAULT_MAX_CONNECTIONS,
+        max_new_scopes_per_second: config::DEFAULT_MAX_NEW_SCOPES_PER_SECOND,
         profiles: vec![
             profile("usera", "UserA/*", Permission::ReadWrite),
             profile("product", "Product/*", Permission::Read),

@@ -311,7 +311,8 @@ fn imds_v2_flow_serves_profiles_as_roles() {
         "/latest/meta-data/iam/security-credentials/",
         &tok,
     );
-    assert_eq!((roles.status, roles.body.as_str()), (200, "usera\nproduct"));
+    // botocore, JS and Rust read the whole list as one role name: the default alone.
+    assert_eq!((roles.status, roles.body.as_str()), (200, "usera"));
     let creds = request(
         d.addr,
         "GET",
@@ -375,6 +376,36 @@ fn imds_v2_flow_serves_profiles_as_roles() {
         .status,
         404
     );
+}
+
+#[test]
+fn imds_can_list_every_profile_when_asked() {
+    let emu = emulator(None);
+    let dir = scratch("imds-all");
+    let mut cmd = daemon_command(
+        &emu,
+        &dir,
+        &format!("imds_list_all_profiles = true\n{PROFILES}"),
+    );
+    cmd.arg("--imds");
+    let d = spawn_daemon(cmd, &dir);
+    let ttl = [("X-aws-ec2-metadata-token-ttl-seconds", "60")];
+    let session = request(d.addr, "PUT", "/latest/api/token", &ttl).body;
+    let tok = [("X-aws-ec2-metadata-token", session.as_str())];
+    let roles = request(
+        d.addr,
+        "GET",
+        "/latest/meta-data/iam/security-credentials/",
+        &tok,
+    );
+    assert_eq!((roles.status, roles.body.as_str()), (200, "usera\nproduct"));
+    let other = request(
+        d.addr,
+        "GET",
+        "/latest/meta-data/iam/security-credentials/product",
+        &tok,
+    );
+    assert_eq!(other.status, 200);
 }
 
 #[test]
@@ -530,6 +561,24 @@ fn env_and_creds_commands_use_the_running_daemon() {
         "env",
     ]);
     assert!(String::from_utf8_lossy(&scoped.stdout).contains("export AWS_SESSION_TOKEN="));
+    let mut bare = Command::new(BIN);
+    client_env(&mut bare);
+    let without_config = bare
+        .args(["creds", "--profile", "product", "--addr-file"])
+        .arg(d.dir.join("addr"))
+        .arg("--token-file")
+        .arg(d.dir.join("token"))
+        .output()
+        .unwrap();
+    assert!(
+        without_config.status.success(),
+        "the daemon resolves profile names: {}",
+        String::from_utf8_lossy(&without_config.stderr)
+    );
+    let unknown = with_daemon_settings(&["creds", "--profile", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("UnknownProfile (HTTP 404)"));
+
     let denied = with_daemon_settings(&[
         "creds",
         "--target",

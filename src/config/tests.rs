@@ -55,6 +55,10 @@ fn defaults_need_no_configuration() {
     assert_eq!(s.default_profile, None);
     assert!(!s.imds);
     assert_eq!(s.log_format, LogFormat::Text);
+    assert_eq!(
+        s.max_new_scopes_per_second,
+        DEFAULT_MAX_NEW_SCOPES_PER_SECOND
+    );
 }
 
 #[test]

@@ -26,25 +26,34 @@ pub const MAX_SESSIONS: u64 = 10_000;
 
 const CREDS_PREFIX: &str = "/latest/meta-data/iam/security-credentials/";
 
+/// What `GET /latest/meta-data/iam/security-credentials/` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RoleList {
+    /// The default profile alone, as EC2 lists its one role. botocore, the JS
+    /// SDK and the Rust SDK use the whole body as one role name, so this is the
+    /// only form they can read. Other profiles stay reachable by name.
+    #[default]
+    DefaultOnly,
+    /// Every profile, default first, one per line (only Java v1 reads past the
+    /// first line); `imds_list_all_profiles = true`.
+    All,
+}
+
 /// Live IMDS session tokens and their expiry.
 pub struct Sessions {
     tokens: moka::sync::Cache<String, SystemTime>,
+    roles: RoleList,
 }
 
 impl Sessions {
-    pub fn new() -> Sessions {
+    pub fn new(roles: RoleList) -> Sessions {
         Sessions {
             tokens: moka::sync::Cache::builder()
                 .max_capacity(MAX_SESSIONS)
                 .time_to_live(Duration::from_secs(MAX_TTL_SECONDS))
                 .build(),
+            roles,
         }
-    }
-}
-
-impl Default for Sessions {
-    fn default() -> Self {
-        Sessions::new()
     }
 }
 
@@ -90,7 +99,7 @@ pub async fn route(
             return (route, unauthorized(why));
         }
         let resp = if rest.is_empty() {
-            role_list(state)
+            role_list(state, sessions.roles)
         } else {
             credentials(state, rest.trim_end_matches('/')).await
         };
@@ -176,7 +185,7 @@ fn check_session(
     }
 }
 
-fn role_list(state: &AppState) -> Resp {
+fn role_list(state: &AppState, roles: RoleList) -> Resp {
     if state.profiles.is_empty() {
         return ApiError::new(
             StatusCode::NOT_FOUND,
@@ -185,7 +194,16 @@ fn role_list(state: &AppState) -> Resp {
         )
         .into_response();
     }
-    let names: Vec<&str> = state.profiles.iter().map(|p| p.name.as_str()).collect();
+    let shown = match roles {
+        RoleList::DefaultOnly => 1,
+        RoleList::All => state.profiles.len(),
+    };
+    let names: Vec<&str> = state
+        .profiles
+        .iter()
+        .take(shown)
+        .map(|p| p.name.as_str())
+        .collect();
     // Used verbatim by botocore and Rust: no trailing newline.
     text(StatusCode::OK, names.join("\n"), "text/plain")
 }

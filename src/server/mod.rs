@@ -80,7 +80,7 @@ impl AppState {
         cache: Cache,
         token: Token,
         profiles: Vec<Profile>,
-        imds: bool,
+        imds: Option<imds::RoleList>,
         ready: Arc<OnceLock<String>>,
         allow_remote: bool,
         clock: SharedClock,
@@ -88,7 +88,7 @@ impl AppState {
     ) -> AppState {
         AppState {
             metrics: cache.metrics().clone(),
-            imds: imds.then(imds::Sessions::new),
+            imds: imds.map(imds::Sessions::new),
             cache,
             token,
             profiles,

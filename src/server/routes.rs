@@ -212,7 +212,7 @@ fn check_token(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiError
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "MissingToken",
-            "send the grantd token in the Authorization header (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)",
+            "send the grantd token in the Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, or AWS_CONTAINER_AUTHORIZATION_TOKEN for Java SDK v1 (Hadoop 3.3)",
         ));
     };
     if state.token.matches(presented.as_bytes()) {

@@ -1,0 +1,101 @@
+"""A moto server that really enforces IAM: the S3 at the end of the grantd path.
+
+Setup (bucket, an admin user, one IAM role per grant whose policy allows only
+that grant's prefix) runs while moto accepts unauthenticated calls
+(INITIAL_NO_AUTH_ACTION_COUNT); then /moto-api/reset-auth turns signature and
+policy checks on for every later request. The grants file points the grantd
+emulator's [assume_role] at moto's STS, so each vended key is a real
+AssumeRole session of the grant's role and moto denies anything outside it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import (
+    ACCOUNT, BUCKET, ROLE_A_ARN, ROLE_A_KEY, ROLE_B_ARN, VENV_BIN, Service, base_env, free_port, http, wait_for,
+)
+
+MOTO_ACCOUNT = "123456789012"  # moto's default account: where roles and keys live
+
+# grant name -> (grantees, prefix)
+GRANTS = {
+    "usera": ([ROLE_A_ARN], "UserA/"),
+    "product": ([ROLE_A_ARN, ROLE_B_ARN], "Product/"),
+    "userb": ([ROLE_B_ARN], "UserB/"),
+}
+
+
+def role_arn(name: str) -> str:
+    return f"arn:aws:iam::{MOTO_ACCOUNT}:role/grantd-test-{name}"
+
+
+def prefix_policy(prefix: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": f"arn:aws:s3:::{BUCKET}/{prefix}*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}",
+             "Condition": {"StringLike": {"s3:prefix": f"{prefix}*"}}},
+        ],
+    })
+
+
+class Moto(Service):
+    def __init__(self, workdir: Path, enforce: bool = True):
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.enforce = enforce
+        env = base_env(INITIAL_NO_AUTH_ACTION_COUNT="1000000", MOTO_PORT=str(self.port))
+        super().__init__(f"moto-{self.port}", [str(VENV_BIN / "python"), str(Path(__file__).with_name("moto_server_sigfix.py")), "-H", "127.0.0.1", "-p", str(self.port)],
+                         env, workdir)
+        wait_for(lambda: http("GET", self.url + "/moto-api/data.json")[0] == 200, 30, "moto_server", self)
+        self.admin_key, self.admin_secret = self._setup()
+        if enforce:
+            status, _, body = http("POST", self.url + "/moto-api/reset-auth", {"Content-Type": "text/plain"}, b"0")
+            assert status == 200, body
+
+    def client(self, service: str, key: str = "AKIAUNAUTHSETUP00000", secret: str = "x", token: str | None = None):
+        import boto3
+        import botocore.config
+
+        return boto3.client(
+            service, endpoint_url=self.url, region_name="us-east-1",
+            aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token,
+            config=botocore.config.Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+        )
+
+    def admin(self, service: str):
+        return self.client(service, self.admin_key, self.admin_secret)
+
+    def _setup(self):
+        s3, iam = self.client("s3"), self.client("iam")
+        s3.create_bucket(Bucket=BUCKET)
+        iam.create_user(UserName="grantd-test-admin")
+        iam.put_user_policy(UserName="grantd-test-admin", PolicyName="admin", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="grantd-test-admin")["AccessKey"]
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{MOTO_ACCOUNT}:user/grantd-test-admin"}, "Action": "sts:AssumeRole"}]})
+        for name, (_, prefix) in GRANTS.items():
+            iam.create_role(RoleName=f"grantd-test-{name}", AssumeRolePolicyDocument=trust, MaxSessionDuration=43200)
+            iam.put_role_policy(RoleName=f"grantd-test-{name}", PolicyName="grant-prefix",
+                                PolicyDocument=prefix_policy(prefix))
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    def grants_toml(self, extra: str = "") -> str:
+        """A grantd-emulate scenario: the demo grants, each minted by its moto role."""
+        lines = [
+            f'account_id = "{ACCOUNT}"', 'region = "us-east-1"', "",
+            "[[identities]]", f'arn = "{ROLE_A_ARN}"', f'access_key_id = "{ROLE_A_KEY}"', "",
+            "[[identities]]", f'arn = "{ROLE_B_ARN}"', 'access_key_id = "AKIAGRANTDDEMOROLEB"', "",
+        ]
+        for name, (grantees, prefix) in GRANTS.items():
+            for g in grantees:
+                lines += ["[[grants]]", f'grantee = "{g}"', f'target = "s3://{BUCKET}/{prefix}*"',
+                          'permission = "READWRITE"', f'role_arn = "{role_arn(name)}"', ""]
+        lines += ["[assume_role]", f'endpoint = "{self.url}"', f'access_key_id = "{self.admin_key}"',
+                  f'secret_access_key = "{self.admin_secret}"', 'region = "us-east-1"', ""]
+        return "\n".join(lines) + extra
