@@ -36,6 +36,8 @@ enum Command {
     Creds(CredsArgs),
     /// Validate the configuration and print the resolved settings (never secrets)
     Check(DaemonFlags),
+    /// Wait until the running daemon is ready to vend (exit 0), or time out (exit 69)
+    Ready(ReadyArgs),
     /// Run the S3 Control + STS emulator (offline development and tests)
     Emulate(crate::emulator::EmulateArgs),
     /// Run the daemon against the built-in emulator and show a real client using it
@@ -136,6 +138,15 @@ impl ClientArgs {
 }
 
 #[derive(Args, Debug)]
+struct ReadyArgs {
+    #[command(flatten)]
+    daemon: DaemonFlags,
+    /// Seconds to wait for /readyz to answer 200
+    #[arg(long, default_value = "30", value_name = "SECONDS")]
+    wait: u64,
+}
+
+#[derive(Args, Debug)]
 struct CredsArgs {
     #[command(flatten)]
     client: ClientArgs,
@@ -166,6 +177,7 @@ async fn run(command: Command) -> i32 {
         Command::Check(flags) => check(flags),
         Command::Env(args) => env(args).await,
         Command::Creds(args) => creds(args).await,
+        Command::Ready(args) => ready(args).await,
         Command::Emulate(args) => {
             init_logging(LogFormat::Text, None, "info");
             crate::emulator::main(args).await
@@ -378,6 +390,30 @@ async fn creds(args: CredsArgs) -> i32 {
             eprintln!("grantd creds: {e}");
             EXIT_UNAVAILABLE
         }
+    }
+}
+
+/// Polls `/readyz` (the address file may not exist yet) until 200 or the deadline.
+async fn ready(args: ReadyArgs) -> i32 {
+    let settings = match resolve(&args.daemon) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(args.wait);
+    loop {
+        let last = match client::daemon_addr(&settings) {
+            Ok(addr) => match client::get(addr, "/readyz", None).await {
+                Ok((200, _)) => return 0,
+                Ok((status, _)) => format!("/readyz answered {status}"),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            eprintln!("grantd ready: not ready after {} s: {last}", args.wait);
+            return EXIT_UNAVAILABLE;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 
