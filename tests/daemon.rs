@@ -389,21 +389,17 @@ fn imds_can_list_every_profile_when_asked() {
     );
     cmd.arg("--imds");
     let d = spawn_daemon(cmd, &dir);
-    let ttl = [("X-aws-ec2-metadata-token-ttl-seconds", "60")];
-    let session = request(d.addr, "PUT", "/latest/api/token", &ttl).body;
-    let tok = [("X-aws-ec2-metadata-token", session.as_str())];
-    let roles = request(
+    let session = imds_session(d.addr);
+    let roles = imds_get(
         d.addr,
-        "GET",
+        &session,
         "/latest/meta-data/iam/security-credentials/",
-        &tok,
     );
     assert_eq!((roles.status, roles.body.as_str()), (200, "usera\nproduct"));
-    let other = request(
+    let other = imds_get(
         d.addr,
-        "GET",
+        &session,
         "/latest/meta-data/iam/security-credentials/product",
-        &tok,
     );
     assert_eq!(other.status, 200);
 }

@@ -23,25 +23,41 @@ fn kill_pid_file(path: &Path) {
     }
 }
 
+/// Runs deploy/processing-entrypoint.sh with `config` and the job `job`.
+fn run_entrypoint(
+    emu: &Proc,
+    dir: &Path,
+    config: &str,
+    job: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    std::fs::write(dir.join("grantd.toml"), config).unwrap();
+    let mut cmd = Command::new("bash");
+    upstream_env(&mut cmd, emu);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/processing-entrypoint.sh"
+    ))
+    .args(job)
+    .env("GRANTD_CONFIG", dir.join("grantd.toml"))
+    .env("GRANTD_RUN_DIR", dir.join("run"))
+    .envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    kill_pid_file(&dir.join("run/grantd.pid"));
+    out
+}
+
 #[test]
 fn processing_entrypoint_starts_grantd_and_execs_the_job_with_its_credentials() {
     let emu = emulator(None);
     let dir = scratch("entrypoint");
-    std::fs::write(dir.join("grantd.toml"), PROFILES).unwrap();
-    let mut cmd = Command::new("bash");
-    upstream_env(&mut cmd, &emu);
-    let out = cmd
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/deploy/processing-entrypoint.sh"
-        ))
-        .args([BIN, "sdk-probe"])
-        .env("GRANTD_CONFIG", dir.join("grantd.toml"))
-        .env("GRANTD_RUN_DIR", dir.join("run"))
-        .env("GRANTD_CLIENT_PROFILE", "product")
-        .output()
-        .unwrap();
-    kill_pid_file(&dir.join("run/grantd.pid"));
+    let out = run_entrypoint(
+        &emu,
+        &dir,
+        PROFILES,
+        &[BIN, "sdk-probe"],
+        &[("GRANTD_CLIENT_PROFILE", "product")],
+    );
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -63,22 +79,15 @@ fn processing_entrypoint_starts_grantd_and_execs_the_job_with_its_credentials() 
 
 #[test]
 fn processing_entrypoint_fails_clearly_when_grantd_cannot_start() {
-    let dir = scratch("entrypoint-bad");
-    std::fs::write(dir.join("grantd.toml"), "nonsense = 1\n").unwrap();
     let emu = emulator(None);
-    let mut cmd = Command::new("bash");
-    upstream_env(&mut cmd, &emu);
-    let out = cmd
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/deploy/processing-entrypoint.sh"
-        ))
-        .args(["true"])
-        .env("GRANTD_CONFIG", dir.join("grantd.toml"))
-        .env("GRANTD_RUN_DIR", dir.join("run"))
-        .env("GRANTD_READY_TIMEOUT", "3")
-        .output()
-        .unwrap();
+    let dir = scratch("entrypoint-bad");
+    let out = run_entrypoint(
+        &emu,
+        &dir,
+        "nonsense = 1\n",
+        &["true"],
+        &[("GRANTD_READY_TIMEOUT", "3")],
+    );
     assert_eq!(out.status.code(), Some(69));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key \"nonsense\""));
 }

@@ -65,13 +65,17 @@ impl Harness {
     /// `GetDataAccess` signed with `key`, owner account = the demo account.
     async fn data_access(&self, key: &str, query: &str) -> Reply {
         let auth = sigv4(key);
-        self.send(
-            "GET",
-            &format!("/v20180820/accessgrantsinstance/dataaccess?{query}"),
+        self.data_access_with(
+            query,
             &[("authorization", &auth), ("x-amz-account-id", DEMO_ACCOUNT)],
-            "",
         )
         .await
+    }
+
+    /// `GetDataAccess` with exactly these headers.
+    async fn data_access_with(&self, query: &str, headers: &[(&str, &str)]) -> Reply {
+        let path = format!("/v20180820/accessgrantsinstance/dataaccess?{query}");
+        self.send("GET", &path, headers, "").await
     }
 
     async fn control(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
@@ -334,17 +338,12 @@ async fn unknown_instance_account_is_instance_not_exists() {
     let h = Harness::demo().await;
     let auth = sigv4(DEMO_ROLE_A_KEY_ID);
     let reply = h
-        .send(
-            "GET",
-            &format!(
-                "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
-                demo_target("UserA/x")
-            ),
+        .data_access_with(
+            &format!("target={}&permission=READ", demo_target("UserA/x")),
             &[
                 ("authorization", &auth),
                 ("x-amz-account-id", "999999999999"),
             ],
-            "",
         )
         .await;
     assert_eq!(reply.status, 404);
@@ -356,14 +355,9 @@ async fn unknown_instance_account_is_instance_not_exists() {
 async fn missing_authorization_is_access_denied() {
     let h = Harness::demo().await;
     let reply = h
-        .send(
-            "GET",
-            &format!(
-                "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
-                demo_target("UserA/x")
-            ),
+        .data_access_with(
+            &format!("target={}&permission=READ", demo_target("UserA/x")),
             &[("x-amz-account-id", DEMO_ACCOUNT)],
-            "",
         )
         .await;
     assert_eq!(reply.status, 403);
@@ -381,17 +375,12 @@ async fn missing_authorization_is_access_denied() {
 async fn malformed_authorization_is_invalid_request() {
     let h = Harness::demo().await;
     let reply = h
-        .send(
-            "GET",
-            &format!(
-                "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
-                demo_target("UserA/x")
-            ),
+        .data_access_with(
+            &format!("target={}&permission=READ", demo_target("UserA/x")),
             &[
                 ("authorization", "AWS4-HMAC-SHA256 Credential=garbage"),
                 ("x-amz-account-id", DEMO_ACCOUNT),
             ],
-            "",
         )
         .await;
     assert_eq!(reply.status, 400);
@@ -427,14 +416,9 @@ async fn default_identity_stands_in_for_unknown_keys() {
     .await;
     let auth = sigv4("AKIAANYTHINGATALL");
     let reply = h
-        .send(
-            "GET",
-            &format!(
-                "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
-                enc("s3://dev-bucket/k")
-            ),
+        .data_access_with(
+            &format!("target={}&permission=READ", enc("s3://dev-bucket/k")),
             &[("authorization", &auth), ("x-amz-account-id", DEMO_ACCOUNT)],
-            "",
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -1225,14 +1209,9 @@ fn assume_role_scenario(endpoint: &str) -> Scenario {
 
 async fn assume_vend(h: &Harness, target: &str, extra: &str) -> Reply {
     let auth = sigv4("AKIAASSUMEROLEMODE");
-    h.send(
-        "GET",
-        &format!(
-            "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ{extra}",
-            enc(target)
-        ),
+    h.data_access_with(
+        &format!("target={}&permission=READ{extra}", enc(target)),
         &[("authorization", &auth), ("x-amz-account-id", DEMO_ACCOUNT)],
-        "",
     )
     .await
 }

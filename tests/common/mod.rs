@@ -268,6 +268,22 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     raw(addr, req.as_bytes())
 }
 
+/// A fresh IMDSv2 session token.
+pub fn imds_session(addr: SocketAddr) -> String {
+    request(
+        addr,
+        "PUT",
+        "/latest/api/token",
+        &[("X-aws-ec2-metadata-token-ttl-seconds", "60")],
+    )
+    .body
+}
+
+/// An IMDS GET with a session token.
+pub fn imds_get(addr: SocketAddr, session: &str, path: &str) -> Reply {
+    request(addr, "GET", path, &[("X-aws-ec2-metadata-token", session)])
+}
+
 pub fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Reply {
     match token {
         Some(t) => request(addr, "GET", path, &[("Authorization", t)]),
