@@ -4,7 +4,6 @@
 //! Exit codes: 0 success, 1 failure, 64 bad configuration, 69 daemon unreachable.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -29,13 +28,13 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the daemon in the foreground until SIGTERM/SIGINT
-    Serve(DaemonFlags),
+    Serve(Flags),
     /// Print the shell lines a client process needs to use the running daemon
     Env(ClientArgs),
     /// Fetch credentials from the running daemon once
     Creds(CredsArgs),
     /// Validate the configuration and print the resolved settings (never secrets)
-    Check(DaemonFlags),
+    Check(Flags),
     /// Wait until the running daemon is ready to vend (exit 0), or time out (exit 69)
     Ready(ReadyArgs),
     /// Run the S3 Control + STS emulator (offline development and tests)
@@ -47,67 +46,10 @@ enum Command {
     SdkProbe,
 }
 
-/// Options shared by every command that talks to or is the daemon.
-#[derive(Args, Debug, Clone, Default)]
-pub struct DaemonFlags {
-    /// TOML config file (profiles live here) [env: GRANTD_CONFIG]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Address to bind; port 0 picks a free port [env: GRANTD_LISTEN] [default: 127.0.0.1:7911]
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// Allow a non-loopback --listen address [env: GRANTD_ALLOW_REMOTE]
-    #[arg(long)]
-    pub allow_remote: bool,
-    /// After binding, write the bound host:port here [env: GRANTD_ADDR_FILE]
-    #[arg(long, value_name = "FILE")]
-    pub addr_file: Option<PathBuf>,
-    /// Bearer token file; generated (0600) when missing [env: GRANTD_TOKEN_FILE]
-    /// [default: $XDG_RUNTIME_DIR/grantd/token, else ${TMPDIR:-/tmp}/grantd-$UID/token]
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
-    /// Account of the Access Grants instance [env: GRANTD_ACCOUNT_ID] [default: from STS GetCallerIdentity]
-    #[arg(long, value_name = "ID")]
-    pub account_id: Option<String>,
-    /// Region of the Access Grants instance [env: GRANTD_REGION] [default: the AWS region chain]
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// Profile served by GET /v1/credentials [env: GRANTD_DEFAULT_PROFILE] [default: first in the file]
-    #[arg(long, value_name = "NAME")]
-    pub default_profile: Option<String>,
-    /// Also serve the IMDSv2-compatible routes [env: GRANTD_IMDS]
-    #[arg(long)]
-    pub imds: bool,
-    /// Log format: text or json [env: GRANTD_LOG_FORMAT] [default: text]
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
-    /// Log filter, e.g. info or grantd=debug [env: GRANTD_LOG_LEVEL, RUST_LOG] [default: info]
-    #[arg(long, value_name = "FILTER")]
-    pub log_level: Option<String>,
-}
-
-impl DaemonFlags {
-    fn flags(&self) -> Flags {
-        Flags {
-            config: self.config.clone(),
-            listen: self.listen.clone(),
-            allow_remote: self.allow_remote,
-            addr_file: self.addr_file.clone(),
-            token_file: self.token_file.clone(),
-            account_id: self.account_id.clone(),
-            region: self.region.clone(),
-            default_profile: self.default_profile.clone(),
-            imds: self.imds,
-            log_format: self.log_format.clone(),
-            log_level: self.log_level.clone(),
-        }
-    }
-}
-
 #[derive(Args, Debug)]
 struct ClientArgs {
     #[command(flatten)]
-    daemon: DaemonFlags,
+    daemon: Flags,
     /// A profile from the config file
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
@@ -140,7 +82,7 @@ impl ClientArgs {
 #[derive(Args, Debug)]
 struct ReadyArgs {
     #[command(flatten)]
-    daemon: DaemonFlags,
+    daemon: Flags,
     /// Seconds to wait for /readyz to answer 200
     #[arg(long, default_value = "30", value_name = "SECONDS")]
     wait: u64,
@@ -187,8 +129,8 @@ async fn run(command: Command) -> i32 {
     }
 }
 
-fn resolve(flags: &DaemonFlags) -> Result<Settings, i32> {
-    config::resolve(&flags.flags(), &ProcessEnv).map_err(|errors| {
+fn resolve(flags: &Flags) -> Result<Settings, i32> {
+    config::resolve(flags, &ProcessEnv).map_err(|errors| {
         report_config_errors(&errors);
         EXIT_CONFIG
     })
@@ -222,7 +164,7 @@ pub fn init_logging(format: LogFormat, level: Option<&str>, default: &str) {
     };
 }
 
-async fn serve(flags: DaemonFlags) -> i32 {
+async fn serve(flags: Flags) -> i32 {
     let settings = match resolve(&flags) {
         Ok(s) => s,
         Err(code) => return code,
@@ -243,7 +185,7 @@ async fn serve(flags: DaemonFlags) -> i32 {
     }
 }
 
-fn check(flags: DaemonFlags) -> i32 {
+fn check(flags: Flags) -> i32 {
     let settings = match resolve(&flags) {
         Ok(s) => s,
         Err(code) => return code,
@@ -337,7 +279,7 @@ async fn env(args: ClientArgs) -> i32 {
     if let Err(e) = client::get(addr, "/healthz", None).await {
         eprintln!("grantd env: warning: {e}");
     }
-    print!("{}", client::env_lines(addr, &path, &settings));
+    print!("{}", client::env_lines(addr, &path, &settings.token_file));
     0
 }
 
@@ -393,27 +335,18 @@ async fn creds(args: CredsArgs) -> i32 {
     }
 }
 
-/// Polls `/readyz` (the address file may not exist yet) until 200 or the deadline.
 async fn ready(args: ReadyArgs) -> i32 {
     let settings = match resolve(&args.daemon) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(args.wait);
-    loop {
-        let last = match client::daemon_addr(&settings) {
-            Ok(addr) => match client::get(addr, "/readyz", None).await {
-                Ok((200, _)) => return 0,
-                Ok((status, _)) => format!("/readyz answered {status}"),
-                Err(e) => e,
-            },
-            Err(e) => e,
-        };
-        if tokio::time::Instant::now() >= deadline {
-            eprintln!("grantd ready: not ready after {} s: {last}", args.wait);
-            return EXIT_UNAVAILABLE;
+    let wait = std::time::Duration::from_secs(args.wait);
+    match client::wait_ready(|| client::daemon_addr(&settings), wait).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("grantd ready: {e}");
+            EXIT_UNAVAILABLE
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

@@ -107,9 +107,9 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// The shell lines of `grantd env`.
-pub fn env_lines(addr: SocketAddr, path: &str, settings: &Settings) -> String {
+pub fn env_lines(addr: SocketAddr, path: &str, token_file: &std::path::Path) -> String {
     let uri = format!("http://{addr}{path}");
-    let token_file = settings.token_file.display().to_string();
+    let token_file = token_file.display().to_string();
     format!(
         "export AWS_CONTAINER_CREDENTIALS_FULL_URI={}\n\
          export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}\n\
@@ -119,6 +119,29 @@ pub fn env_lines(addr: SocketAddr, path: &str, settings: &Settings) -> String {
         shell_quote(&token_file),
         shell_quote(&token_file),
     )
+}
+
+/// Polls `/readyz` until it answers 200 or `wait` has passed. `locate` is asked
+/// each time, because the daemon may not have written its address file yet.
+pub async fn wait_ready(
+    locate: impl Fn() -> Result<SocketAddr, String>,
+    wait: Duration,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let last = match locate() {
+            Ok(addr) => match get(addr, "/readyz", None).await {
+                Ok((200, _)) => return Ok(()),
+                Ok((status, _)) => format!("/readyz answered {status}"),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("not ready after {} s: {last}", wait.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// One GET to the daemon; returns status and body.

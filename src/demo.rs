@@ -17,7 +17,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::client;
 use crate::clock::SystemClock;
-use crate::config::{self, LogFormat, ProcessEnv, Profile, Settings, Source};
+use crate::config::{self, LogFormat, ProcessEnv, Profile, Settings};
 use crate::emulator::{
     self, DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario,
 };
@@ -142,7 +142,7 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
                 .unwrap_or_else(|| "the daemon did not start".into()));
         }
     };
-    wait_ready(addr).await?;
+    client::wait_ready(|| Ok(addr), std::time::Duration::from_secs(10)).await?;
     say(format!(
         "▸ grantd serving on http://{addr} as RoleA (token in {})",
         token_file.display()
@@ -180,7 +180,7 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
     say("In another shell, point any AWS SDK at grantd:");
     print!(
         "{}",
-        client::env_lines(addr, "/v1/credentials/usera", &fake_settings(&token_file))
+        client::env_lines(addr, "/v1/credentials/usera", &token_file)
     );
     say(
         "then e.g.: python3 -c 'import boto3; print(boto3.Session().get_credentials().access_key)'",
@@ -197,25 +197,6 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         Ok(Err(e)) => Err(e.messages.join("; ")),
         Err(e) => Err(e.to_string()),
     }
-}
-
-fn fake_settings(token_file: &std::path::Path) -> Settings {
-    let env = std::collections::HashMap::from([(
-        "GRANTD_TOKEN_FILE".to_string(),
-        token_file.display().to_string(),
-    )]);
-    let env: &dyn Source = &env;
-    config::resolve(&config::Flags::default(), env).expect("an empty configuration resolves")
-}
-
-async fn wait_ready(addr: SocketAddr) -> Result<(), String> {
-    for _ in 0..100 {
-        if let Ok((200, _)) = client::get(addr, "/readyz", None).await {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    Err("the daemon did not become ready within 10 s".into())
 }
 
 async fn sdk_probe(full_uri: &str, token_file: &std::path::Path) -> Result<String, String> {

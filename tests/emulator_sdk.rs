@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3control::config::endpoint::{Endpoint, EndpointFuture, Params, ResolveEndpoint};
 use aws_sdk_s3control::config::retry::RetryConfig;
 use aws_sdk_s3control::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3control::error::ProvideErrorMetadata;
@@ -17,18 +16,7 @@ use grantd::credentials::parse_timestamp;
 use grantd::emulator::{
     DEMO_ACCOUNT, DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario, run,
 };
-
-/// With a custom endpoint the SDK's rules prepend the account id as a host
-/// label (`111122223333.127.0.0.1`), which does not resolve; this resolver
-/// sends every request to the emulator as is.
-#[derive(Debug)]
-struct FixedEndpoint(String);
-
-impl ResolveEndpoint for FixedEndpoint {
-    fn resolve_endpoint<'a>(&'a self, _params: &'a Params) -> EndpointFuture<'a> {
-        EndpointFuture::ready(Ok(Endpoint::builder().url(self.0.clone()).build()))
-    }
-}
+use grantd::upstream::aws::FixedEndpoint;
 
 struct Running {
     url: String,

@@ -14,7 +14,7 @@ use hyper::header::HeaderValue;
 use hyper::{Method, Request, StatusCode};
 
 use super::AppState;
-use super::routes::{ApiError, Resp, json, profile_request, text, truncate, vend};
+use super::routes::{ApiError, Resp, json, profile, text, truncate, vend};
 use crate::credentials::imds_json;
 
 pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
@@ -210,7 +210,7 @@ fn role_list(state: &AppState, roles: RoleList) -> Resp {
 
 async fn credentials(state: &AppState, name: &str) -> Resp {
     let result = async {
-        let request = profile_request(state, name)?;
+        let request = profile(state, name)?;
         vend(state, &request).await
     }
     .await;

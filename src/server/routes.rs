@@ -133,7 +133,7 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> (&'static str, Resp
         let e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "InvalidRequest",
-            format!("{} takes GET", route_path(route)),
+            format!("{} takes GET", truncate(path, 200)),
         );
         let mut resp = e.into_response();
         resp.headers_mut()
@@ -160,15 +160,6 @@ async fn route(state: &AppState, req: &Request<Incoming>) -> (&'static str, Resp
             .unwrap_or_else(ApiError::into_response),
     };
     (route, resp)
-}
-
-fn route_path(route: &str) -> &'static str {
-    match route {
-        "healthz" => "/healthz",
-        "readyz" => "/readyz",
-        "metrics" => "/metrics",
-        _ => "/v1/credentials",
-    }
 }
 
 fn not_found(message: &str) -> Resp {
@@ -304,7 +295,7 @@ fn scope_of(
     parse_query(query)
 }
 
-fn profile(state: &AppState, name: &str) -> Result<DataAccessRequest, ApiError> {
+pub(super) fn profile(state: &AppState, name: &str) -> Result<DataAccessRequest, ApiError> {
     state
         .profiles
         .iter()
@@ -317,10 +308,6 @@ fn profile(state: &AppState, name: &str) -> Result<DataAccessRequest, ApiError> 
                 format!("no profile named {:?}", truncate(name, 100)),
             )
         })
-}
-
-pub(super) fn profile_request(state: &AppState, name: &str) -> Result<DataAccessRequest, ApiError> {
-    profile(state, name)
 }
 
 fn bad(code: &'static str, message: impl Into<String>) -> ApiError {

@@ -56,8 +56,10 @@ pub struct AwsSettings {
     pub credentials: Option<SharedCredentialsProvider>,
 }
 
+/// Sends every S3 Control request to one URL as is: the SDK's own rules would
+/// prefix the account id as a host label, which a local endpoint cannot take.
 #[derive(Debug)]
-struct FixedEndpoint(String);
+pub struct FixedEndpoint(pub String);
 
 impl ResolveEndpoint for FixedEndpoint {
     fn resolve_endpoint<'a>(&'a self, _params: &'a Params) -> EndpointFuture<'a> {
