@@ -45,8 +45,13 @@ fn serves_profiles_and_scopes_in_the_container_format() {
     );
     let product = get(d.addr, "/v1/credentials/product", Some(&token)).json();
     assert_ne!(product["AccessKeyId"], v["AccessKeyId"]);
-    // Two profiles warmed at start; nothing since.
+    // Two profiles warmed at start, at once; nothing since.
     assert_eq!(upstream_calls(&emu, "GetDataAccess"), 2);
+    assert_eq!(
+        upstream_calls(&emu, "GetAccessGrantsInstanceForPrefix"),
+        1,
+        "one owner lookup per bucket"
+    );
 }
 
 #[test]

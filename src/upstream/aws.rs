@@ -67,6 +67,9 @@ impl ResolveEndpoint for FixedEndpoint {
     }
 }
 
+/// A bucket's owner account and until when it is remembered; `None` until found.
+type OwnerSlot = tokio::sync::Mutex<Option<(String, tokio::time::Instant)>>;
+
 pub struct AwsUpstream {
     base: SdkConfig,
     region: String,
@@ -76,8 +79,9 @@ pub struct AwsUpstream {
     sts: aws_sdk_sts::Client,
     configured_account: Option<String>,
     caller_account: OnceCell<String>,
-    /// (bucket, region) → (owner account, remembered until).
-    owners: Mutex<HashMap<(String, String), (String, tokio::time::Instant)>>,
+    /// (bucket, region) → owner account and until when. Each slot's async lock
+    /// makes concurrent first requests for a bucket share one lookup.
+    owners: Mutex<HashMap<(String, String), Arc<OwnerSlot>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -170,12 +174,16 @@ impl AwsUpstream {
         }
         let caller = self.caller_account().await?;
         let key = (request.target.bucket().to_string(), region.to_string());
-        let now = tokio::time::Instant::now();
-        if let Some((owner, until)) = self
+        let slot = self
             .owners
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().await;
+        let now = tokio::time::Instant::now();
+        if let Some((owner, until)) = &*slot
             && *until > now
         {
             return Ok(owner.clone());
@@ -204,10 +212,7 @@ impl AwsUpstream {
             }
             Err(e) => return Err(e),
         };
-        self.owners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, (owner.clone(), now + ttl));
+        *slot = Some((owner.clone(), now + ttl));
         Ok(owner)
     }
 
