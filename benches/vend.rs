@@ -12,10 +12,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use grantd::cache::{Cache, CacheSettings};
 use grantd::clock::{SharedClock, SystemClock};
 use grantd::config::Profile;
-use grantd::scope::{Permission, Privilege, S3Target};
+use grantd::scope::{DataAccessRequest, Permission, Privilege, S3Target};
 use grantd::server::{AppState, Limits};
 use grantd::token::Token;
-use grantd::upstream::DataAccessRequest;
 use grantd::upstream::fake::ScriptedUpstream;
 
 fn req(target: &str, permission: Permission) -> DataAccessRequest {

@@ -33,8 +33,8 @@ use tracing::{debug, info, warn};
 use crate::clock::SharedClock;
 use crate::credentials::{Credentials, GrantInfo, format_timestamp};
 use crate::metrics::{Metrics, ScopeExpiry};
-use crate::scope::Privilege;
-use crate::upstream::{DataAccess, DataAccessRequest, ErrorKind, Upstream, UpstreamError};
+use crate::scope::{DataAccessRequest, Privilege};
+use crate::upstream::{DataAccess, ErrorKind, Upstream, UpstreamError};
 
 /// Tunables of the cache. Every default is named in its field's doc.
 #[derive(Clone, Debug)]

@@ -38,7 +38,7 @@ enum Command {
     /// Wait until the running daemon is ready to vend (exit 0), or time out (exit 69)
     Ready(ReadyArgs),
     /// Run the S3 Control + STS emulator (offline development and tests)
-    Emulate(crate::emulator::EmulateArgs),
+    Emulate(grantd_emulator::EmulateArgs),
     /// Run the daemon against the built-in emulator and show a real client using it
     Demo(crate::demo::DemoArgs),
     /// Load credentials through the AWS SDK for Rust's default chain and print the key id (for tests)
@@ -122,7 +122,7 @@ async fn run(command: Command) -> i32 {
         Command::Ready(args) => ready(args).await,
         Command::Emulate(args) => {
             init_logging(LogFormat::Text, None, "info");
-            crate::emulator::main(args).await
+            grantd_emulator::main(args).await
         }
         Command::Demo(args) => crate::demo::main(args).await,
         Command::SdkProbe => sdk_probe().await,
@@ -170,7 +170,14 @@ async fn serve(flags: Flags) -> i32 {
         Err(code) => return code,
     };
     init_logging(settings.log_format, settings.log_level.as_deref(), "info");
-    match daemon::serve(settings, None, daemon::shutdown_signal(), |_, _| {}).await {
+    let shutdown = match grantd_common::shutdown::signal() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("grantd: cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    match daemon::serve(settings, None, shutdown, |_, _| {}).await {
         Ok(()) => 0,
         Err(e) => {
             if e.exit_code == EXIT_CONFIG {

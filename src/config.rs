@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use crate::scope::{Permission, Privilege, S3Target};
-use crate::upstream::DataAccessRequest;
-use crate::upstream::aws::is_account_id;
+use crate::scope::{
+    DURATION_RANGE, DataAccessRequest, Permission, Privilege, S3Target, is_account_id,
+};
 
 /// Address the daemon binds. Defaults to 127.0.0.1:7911.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7911);
@@ -21,8 +21,6 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
 /// New upstream loads per second. Defaults to 20 (GetDataAccess has no published quota).
 pub const DEFAULT_MAX_NEW_SCOPES_PER_SECOND: u32 = 20;
-/// Shortest and longest `durationSeconds` GetDataAccess accepts.
-pub const DURATION_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
 
 /// Where environment variables come from.
 pub trait Source {

@@ -5,7 +5,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -77,13 +76,15 @@ pub async fn serve(
         messages: vec![format!("cannot read the bound address: {e}")],
     })?;
     if let Some(path) = &settings.addr_file {
-        write_atomic(path, &bound.to_string()).map_err(|e| DaemonError {
-            exit_code: 1,
-            messages: vec![format!(
-                "{}: cannot write address file: {e}",
-                path.display()
-            )],
-        })?;
+        grantd_common::fs::write_atomic(path, bound.to_string().as_bytes(), 0o644).map_err(
+            |e| DaemonError {
+                exit_code: 1,
+                messages: vec![format!(
+                    "{}: cannot write address file: {e}",
+                    path.display()
+                )],
+            },
+        )?;
     }
     info!(
         listen = %bound,
@@ -170,27 +171,4 @@ async fn become_ready(
     futures_util::future::join_all(warm).await;
     info!(account_id = %account, "ready");
     let _ = ready.set(account);
-}
-
-/// Writes `text` beside `path` and renames it into place.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Completes on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term => info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
-    }
 }

@@ -18,11 +18,8 @@ use tokio::sync::{oneshot, watch};
 use crate::client;
 use crate::clock::SystemClock;
 use crate::config::{self, LogFormat, ProcessEnv, Profile, Settings};
-use crate::emulator::{
-    self, DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario,
-};
-use crate::scope::{Permission, S3Target};
-use crate::upstream::DataAccessRequest;
+use crate::scope::{DataAccessRequest, Permission, S3Target};
+use grantd_emulator::{DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario};
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
@@ -73,7 +70,11 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot bind the emulator: {e}"))?;
     let emu_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let emulator = Emulator::new(Scenario::demo(), Arc::new(SystemClock));
-    tokio::spawn(emulator::run(listener, emulator, stopped(stop_rx.clone())));
+    tokio::spawn(grantd_emulator::run(
+        listener,
+        emulator,
+        stopped(stop_rx.clone()),
+    ));
     let emu_url = format!("http://{emu_addr}");
     say(format!(
         "▸ S3 Control + STS emulator on {emu_url} (bucket {DEMO_BUCKET})"
@@ -189,7 +190,9 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         let _ = stop_tx.send(true);
     } else {
         say("Serving until Ctrl-C.");
-        crate::daemon::shutdown_signal().await;
+        grantd_common::shutdown::signal()
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?
+            .await;
         let _ = stop_tx.send(true);
     }
     match daemon.await {

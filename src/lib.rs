@@ -13,25 +13,26 @@
 //! - [`upstream`]: `GetDataAccess` behind a trait; the AWS SDK implementation.
 //! - [`credentials`]: the redacting credentials type and its wire formats.
 //!
-//! Beside it: [`scope`] (S3 URIs and grant containment), [`clock`] (injectable
-//! wall time), [`metrics`], [`token`], [`daemon`] (wiring for `grantd serve`),
-//! [`client`] (`grantd env` / `grantd creds`), and [`emulator`], an S3 Control
-//! and STS stand-in that ships in the same binary but shares nothing with the
-//! daemon beyond `scope` and `credentials`.
+//! Beside it: [`metrics`], [`token`], [`daemon`] (wiring for `grantd serve`),
+//! [`client`] (`grantd env` / `grantd creds`), [`cli`] and [`demo`].
+//!
+//! Two crates of the workspace sit beside this one. `grantd-common` holds what
+//! the daemon shares with the emulator, re-exported here as [`scope`] (S3 URIs,
+//! grant containment, [`scope::DataAccessRequest`]), [`credentials`] and
+//! [`clock`]. `grantd-emulator` is the S3 Control + STS stand-in that ships in
+//! the same binary; only [`cli`] and [`demo`] reach it.
 
 #![forbid(unsafe_code)]
 
 pub mod cache;
 pub mod cli;
 pub mod client;
-pub mod clock;
 pub mod config;
-pub mod credentials;
 pub mod daemon;
 pub mod demo;
-pub mod emulator;
 pub mod metrics;
-pub mod scope;
 pub mod server;
 pub mod token;
 pub mod upstream;
+
+pub use grantd_common::{clock, credentials, scope};

@@ -13,10 +13,10 @@ use tokio::sync::oneshot;
 
 use grantd::clock::{Clock, SystemClock};
 use grantd::credentials::parse_timestamp;
-use grantd::emulator::{
+use grantd::upstream::aws::FixedEndpoint;
+use grantd_emulator::{
     DEMO_ACCOUNT, DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario, run,
 };
-use grantd::upstream::aws::FixedEndpoint;
 
 struct Running {
     url: String,

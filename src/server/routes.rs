@@ -15,10 +15,8 @@ use tracing::{debug, info};
 
 use super::{AppState, imds};
 use crate::cache::{CacheError, CacheErrorKind, Vended};
-use crate::config::DURATION_RANGE;
 use crate::credentials::{container_json, error_json};
-use crate::scope::{Permission, Privilege, S3Target};
-use crate::upstream::DataAccessRequest;
+use crate::scope::{DURATION_RANGE, DataAccessRequest, Permission, Privilege, S3Target};
 
 pub type Resp = Response<Full<Bytes>>;
 

@@ -23,12 +23,12 @@ use aws_sdk_s3control::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErr
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
-use super::{
-    BoxFuture, DataAccess, DataAccessRequest, ErrorKind, Upstream, UpstreamError, classify,
-};
+use futures_util::future::BoxFuture;
+
+use super::{DataAccess, ErrorKind, Upstream, UpstreamError, classify};
 use crate::credentials::{Credentials, Secret};
 use crate::metrics::Metrics;
-use crate::scope::{Permission, Privilege, S3Target};
+use crate::scope::{DataAccessRequest, Permission, Privilege, S3Target, is_account_id};
 
 /// Attempts per upstream operation (the SDK's standard retry, with jittered backoff).
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -336,10 +336,6 @@ fn sdk_privilege(p: Privilege) -> aws_sdk_s3control::types::Privilege {
 
 fn malformed(message: &str) -> UpstreamError {
     UpstreamError::new(ErrorKind::Malformed, "MalformedResponse", message)
-}
-
-pub fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The account field of `arn:aws:s3:us-east-1:111122223333:access-grants/default`.

@@ -8,9 +8,12 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{BoxFuture, DataAccess, DataAccessRequest, ErrorKind, Upstream, UpstreamError};
+use futures_util::future::BoxFuture;
+
+use super::{DataAccess, ErrorKind, Upstream, UpstreamError};
 use crate::clock::SharedClock;
 use crate::credentials::{Credentials, Secret};
+use crate::scope::DataAccessRequest;
 use crate::scope::{Permission, S3Target};
 
 pub const FAKE_ACCOUNT: &str = "111122223333";

@@ -7,58 +7,15 @@
 //! [`fake::ScriptedUpstream`] is the scripted double for tests and benches.
 
 pub mod aws;
+#[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
+
+use futures_util::future::BoxFuture;
 
 use crate::credentials::Credentials;
-use crate::scope::{Permission, Privilege, S3Target};
-
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// One `GetDataAccess` question. Also the cache's key: two equal requests
-/// always get the same answer from S3 Access Grants.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DataAccessRequest {
-    pub target: S3Target,
-    pub permission: Permission,
-    pub privilege: Privilege,
-    /// `durationSeconds`; `None` leaves the service default (one hour).
-    pub duration_seconds: Option<u32>,
-    /// Instance account pinned by a profile; `None` = find it.
-    pub account_id: Option<String>,
-    /// Region pinned by a profile; `None` = the daemon's region.
-    pub region: Option<String>,
-}
-
-impl DataAccessRequest {
-    pub fn new(target: S3Target, permission: Permission) -> DataAccessRequest {
-        DataAccessRequest {
-            target,
-            permission,
-            privilege: Privilege::Default,
-            duration_seconds: None,
-            account_id: None,
-            region: None,
-        }
-    }
-
-    /// The same question about another target.
-    pub fn with_target(&self, target: S3Target) -> DataAccessRequest {
-        DataAccessRequest {
-            target,
-            ..self.clone()
-        }
-    }
-}
-
-impl fmt::Display for DataAccessRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.target, self.permission, self.privilege)
-    }
-}
+use crate::scope::{DataAccessRequest, S3Target};
 
 /// A successful `GetDataAccess` answer.
 #[derive(Clone, Debug)]

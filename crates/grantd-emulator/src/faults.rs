@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Operation;
-use super::fields::{Problems, Table};
+use grantd_common::fields::{Problems, Table};
 
 /// Longest delay a fault may add; longer would only wedge a test run.
 pub(super) const MAX_LATENCY_MS: u64 = 600_000;

@@ -10,8 +10,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::*;
-use crate::clock::Clock;
-use crate::credentials::parse_timestamp;
+use grantd_common::clock::Clock;
+use grantd_common::credentials::parse_timestamp;
 
 /// 2026-11-23T12:00:00Z.
 const T0_SECS: u64 = 1_795_435_200;
@@ -1099,23 +1099,6 @@ async fn shutdown_lets_a_request_in_flight_finish() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     h.stop().await;
     assert_eq!(in_flight.await.unwrap().status, 200);
-}
-
-#[tokio::test]
-async fn addr_file_holds_host_and_port_without_newline() {
-    let dir = std::env::temp_dir().join(format!("grantd-emu-addr-{}", std::process::id()));
-    tokio::fs::create_dir_all(&dir).await.unwrap();
-    let path = dir.join("addr");
-    write_addr_file(&path, "127.0.0.1:45678".parse().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        tokio::fs::read_to_string(&path).await.unwrap(),
-        "127.0.0.1:45678"
-    );
-    let leftovers = std::fs::read_dir(&dir).unwrap().count();
-    assert_eq!(leftovers, 1, "no temporary file is left behind");
-    tokio::fs::remove_dir_all(&dir).await.unwrap();
 }
 
 #[tokio::test]

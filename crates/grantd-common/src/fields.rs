@@ -8,11 +8,11 @@
 use serde_json::{Map, Value};
 
 /// Problems found so far, each a complete `path: reason` line.
-pub(super) type Problems = Vec<String>;
+pub type Problems = Vec<String>;
 
 /// One table being read; remembers which keys were asked for, so
 /// [`Table::finish`] can report the rest as unknown.
-pub(super) struct Table<'a> {
+pub struct Table<'a> {
     map: &'a Map<String, Value>,
     path: String,
     known: Vec<&'static str>,
@@ -20,7 +20,7 @@ pub(super) struct Table<'a> {
 
 impl<'a> Table<'a> {
     /// `value` must be a table; otherwise reports `path: expected a table`.
-    pub(super) fn new(value: &'a Value, path: &str, problems: &mut Problems) -> Option<Table<'a>> {
+    pub fn new(value: &'a Value, path: &str, problems: &mut Problems) -> Option<Table<'a>> {
         match value {
             Value::Object(map) => Some(Table {
                 map,
@@ -36,7 +36,7 @@ impl<'a> Table<'a> {
     }
 
     /// The full path of `key` in this table, for messages.
-    pub(super) fn path_of(&self, key: &str) -> String {
+    pub fn path_of(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
         } else {
@@ -45,12 +45,12 @@ impl<'a> Table<'a> {
     }
 
     /// The raw value of `key`; JSON `null` counts as absent.
-    pub(super) fn value(&mut self, key: &'static str) -> Option<&'a Value> {
+    pub fn value(&mut self, key: &'static str) -> Option<&'a Value> {
         self.known.push(key);
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    pub(super) fn str(&mut self, key: &'static str, problems: &mut Problems) -> Option<&'a str> {
+    pub fn str(&mut self, key: &'static str, problems: &mut Problems) -> Option<&'a str> {
         match self.value(key)? {
             Value::String(s) => Some(s),
             other => {
@@ -65,7 +65,7 @@ impl<'a> Table<'a> {
     }
 
     /// A non-negative integer.
-    pub(super) fn u64(&mut self, key: &'static str, problems: &mut Problems) -> Option<u64> {
+    pub fn u64(&mut self, key: &'static str, problems: &mut Problems) -> Option<u64> {
         let value = self.value(key)?;
         match value.as_u64() {
             Some(n) => Some(n),
@@ -81,7 +81,7 @@ impl<'a> Table<'a> {
     }
 
     /// A non-negative integer within `range`.
-    pub(super) fn u64_in(
+    pub fn u64_in(
         &mut self,
         key: &'static str,
         range: std::ops::RangeInclusive<u64>,
@@ -102,7 +102,7 @@ impl<'a> Table<'a> {
     }
 
     /// An array (of tables, usually); absent means empty.
-    pub(super) fn array(&mut self, key: &'static str, problems: &mut Problems) -> &'a [Value] {
+    pub fn array(&mut self, key: &'static str, problems: &mut Problems) -> &'a [Value] {
         match self.value(key) {
             None => &[],
             Some(Value::Array(items)) => items,
@@ -118,7 +118,7 @@ impl<'a> Table<'a> {
     }
 
     /// Reports every key that no accessor asked for.
-    pub(super) fn finish(self, problems: &mut Problems) {
+    pub fn finish(self, problems: &mut Problems) {
         let mut unknown: Vec<&String> = self
             .map
             .keys()

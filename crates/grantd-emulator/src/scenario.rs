@@ -41,11 +41,11 @@
 
 use serde_json::Value;
 
-use crate::credentials::Secret;
-use crate::scope::{Permission, S3Target};
+use grantd_common::credentials::Secret;
+use grantd_common::scope::{self, Permission, S3Target, is_account_id};
 
 use super::faults::Fault;
-use super::fields::{Problems, Table};
+use grantd_common::fields::{Problems, Table};
 
 /// Account of the Access Grants instance when the file names none. Defaults to `111122223333`.
 pub const DEFAULT_ACCOUNT: &str = "111122223333";
@@ -55,8 +55,9 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_DURATION_SECONDS: u64 = 3600;
 /// Longest lifetime a caller may ask for (the location role's `MaxSessionDuration`). Defaults to 43200 s.
 pub const DEFAULT_MAX_DURATION_SECONDS: u64 = 43_200;
-/// The `durationSeconds` range `GetDataAccess` accepts.
-pub const DURATION_RANGE: std::ops::RangeInclusive<u64> = 900..=43_200;
+/// The `durationSeconds` range `GetDataAccess` accepts, as the daemon knows it too.
+pub const DURATION_RANGE: std::ops::RangeInclusive<u64> =
+    *scope::DURATION_RANGE.start() as u64..=*scope::DURATION_RANGE.end() as u64;
 /// The range of a lifetime override; no AWS session outlives 12 hours.
 pub const LIFETIME_OVERRIDE_RANGE: std::ops::RangeInclusive<u64> = 1..=43_200;
 
@@ -414,10 +415,6 @@ fn required_str<'a>(
             None
         }
     }
-}
-
-pub(super) fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn check_account(account: &str, path: &str, problems: &mut Problems) {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 
-use crate::credentials::{Credentials, format_timestamp};
+use grantd_common::credentials::{Credentials, format_timestamp};
 
 const XML_DECL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 const S3CONTROL_NS: &str = "http://awss3control.amazonaws.com/doc/2018-08-20/";

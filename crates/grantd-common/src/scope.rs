@@ -1,15 +1,66 @@
 //! S3 scopes: what a caller asks credentials for.
 //!
 //! Owns the parsing and validation of S3 URIs (`s3://bucket/prefix/*`),
-//! the `Permission` and `Privilege` enums of `GetDataAccess`, and the grant
-//! containment rule of S3 Access Grants. Both the daemon and the emulator use
-//! it, so the two agree on what "inside a grant" means.
+//! the `Permission` and `Privilege` enums of `GetDataAccess`, the grant
+//! containment rule of S3 Access Grants, and [`DataAccessRequest`], the whole
+//! question one `GetDataAccess` asks. Both the daemon and the emulator use it,
+//! so the two agree on what "inside a grant" means and on what is valid.
 
 use std::fmt;
 use std::str::FromStr;
 
 /// Longest target `GetDataAccess` accepts.
 pub const MAX_TARGET_LEN: usize = 2000;
+
+/// Shortest and longest `durationSeconds` GetDataAccess accepts.
+pub const DURATION_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
+
+/// An AWS account id: exactly 12 digits.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// One `GetDataAccess` question. Also the cache's key: two equal requests
+/// always get the same answer from S3 Access Grants.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DataAccessRequest {
+    pub target: S3Target,
+    pub permission: Permission,
+    pub privilege: Privilege,
+    /// `durationSeconds`; `None` leaves the service default (one hour).
+    pub duration_seconds: Option<u32>,
+    /// Instance account pinned by a profile; `None` = find it.
+    pub account_id: Option<String>,
+    /// Region pinned by a profile; `None` = the daemon's region.
+    pub region: Option<String>,
+}
+
+impl DataAccessRequest {
+    pub fn new(target: S3Target, permission: Permission) -> DataAccessRequest {
+        DataAccessRequest {
+            target,
+            permission,
+            privilege: Privilege::Default,
+            duration_seconds: None,
+            account_id: None,
+            region: None,
+        }
+    }
+
+    /// The same question about another target.
+    pub fn with_target(&self, target: S3Target) -> DataAccessRequest {
+        DataAccessRequest {
+            target,
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for DataAccessRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.target, self.permission, self.privilege)
+    }
+}
 
 /// Access level of a grant or a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,31 +138,15 @@ impl fmt::Display for Privilege {
 }
 
 /// Why a scope was refused before any upstream call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScopeError {
+    #[error("invalid target: {0}")]
     Target(String),
+    #[error("invalid permission {0:?}: expected READ, WRITE or READWRITE")]
     Permission(String),
+    #[error("invalid privilege {0:?}: expected Default or Minimal")]
     Privilege(String),
 }
-
-impl fmt::Display for ScopeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ScopeError::Target(why) => write!(f, "invalid target: {why}"),
-            ScopeError::Permission(p) => {
-                write!(
-                    f,
-                    "invalid permission {p:?}: expected READ, WRITE or READWRITE"
-                )
-            }
-            ScopeError::Privilege(p) => {
-                write!(f, "invalid privilege {p:?}: expected Default or Minimal")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ScopeError {}
 
 /// A validated S3 URI: `s3://bucket`, `s3://bucket/prefix/*` or `s3://bucket/key`.
 ///

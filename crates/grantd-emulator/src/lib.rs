@@ -8,8 +8,8 @@
 //! what issued keys cover.
 //!
 //! The emulator is an outside party that happens to ship in the same binary:
-//! it uses only [`crate::scope`], [`crate::credentials`] and [`crate::clock`],
-//! never the daemon's server, cache or config.
+//! it depends only on `grantd-common` (scopes, credentials, the clock, atomic
+//! files, the shutdown signal), never on the daemon's server, cache or config.
 //!
 //! Requests are attributed to a principal by the access key id of their
 //! SigV4 `Authorization` header. **Signatures are not verified**: any secret
@@ -25,12 +25,12 @@
 //! - `state`: call log, issued-key registry, runtime settings.
 //! - `server`: connections, routing, the path of one call.
 //! - `control`: the `/_emulator` JSON API.
-//! - `fields`: reading TOML/JSON tables while collecting every problem.
+
+#![forbid(unsafe_code)]
 
 mod assume;
 mod control;
 mod faults;
-mod fields;
 mod matching;
 mod operations;
 mod scenario;
@@ -52,7 +52,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::clock::{SharedClock, SystemClock};
+use grantd_common::clock::{SharedClock, SystemClock};
 
 pub use scenario::{
     DEMO_ACCOUNT, DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, DEMO_ROLE_B_KEY_ID,
@@ -115,7 +115,7 @@ pub async fn main(args: EmulateArgs) -> i32 {
 
     // Before the address is published, so a prompt SIGTERM is handled
     // rather than killing the process.
-    let shutdown = match shutdown_signal() {
+    let shutdown = match grantd_common::shutdown::signal() {
         Ok(shutdown) => shutdown,
         Err(e) => {
             tracing::error!(error = %e, "cannot install signal handlers");
@@ -137,7 +137,7 @@ pub async fn main(args: EmulateArgs) -> i32 {
         }
     };
     if let Some(path) = &args.addr_file
-        && let Err(e) = write_addr_file(path, addr).await
+        && let Err(e) = grantd_common::fs::write_atomic(path, addr.to_string().as_bytes(), 0o644)
     {
         tracing::error!(file = %path.display(), error = %e, "cannot write the address file");
         return EXIT_FAILURE;
@@ -158,42 +158,6 @@ async fn load_scenario(path: &Path) -> Result<Scenario, Vec<String>> {
         .await
         .map_err(|e| vec![format!("cannot read {}: {e}", path.display())])?;
     Scenario::from_toml(&text)
-}
-
-/// Writes `host:port` (no newline) to a temporary file, then renames it
-/// into place, so a reader never sees a partial address.
-async fn write_addr_file(path: &Path, addr: SocketAddr) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp.{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    tokio::fs::write(&tmp, addr.to_string()).await?;
-    if let Err(e) = tokio::fs::rename(&tmp, path).await {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
-    }
-    Ok(())
-}
-
-/// Completes on the first SIGTERM or SIGINT.
-#[cfg(unix)]
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-        }
-    })
-}
-
-/// Completes on Ctrl-C.
-#[cfg(not(unix))]
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }
 
 /// Serves on an already-bound listener until `shutdown` completes, then

@@ -2,10 +2,10 @@
 //!
 //! Owns the two lookups of the service: which grant (if any) allows a
 //! `GetDataAccess` request, and which Access Grants instance owns the
-//! location of a prefix. Containment itself is [`crate::scope::grant_contains`],
+//! location of a prefix. Containment itself is [`grantd_common::scope::grant_contains`],
 //! shared with the daemon so both sides agree.
 
-use crate::scope::{Permission, S3Target};
+use grantd_common::scope::{Permission, S3Target};
 
 use super::scenario::Grant;
 

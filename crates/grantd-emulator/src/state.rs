@@ -11,8 +11,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::credentials::format_timestamp;
-use crate::scope::{Permission, Privilege};
+use grantd_common::credentials::format_timestamp;
+use grantd_common::scope::{Permission, Privilege};
 
 use super::Operation;
 use super::faults::FaultTable;

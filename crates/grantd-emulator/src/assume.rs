@@ -12,8 +12,8 @@ use aws_sdk_sts::config::timeout::TimeoutConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Region};
 use aws_sdk_sts::error::DisplayErrorContext;
 
-use crate::credentials::{Credentials, Secret};
-use crate::scope::S3Target;
+use grantd_common::credentials::{Credentials, Secret};
+use grantd_common::scope::S3Target;
 
 use super::scenario::AssumeRoleConfig;
 
