@@ -11,7 +11,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use grantd::cache::{Cache, CacheSettings};
 use grantd::clock::{SharedClock, SystemClock};
-use grantd::config::Profile;
+use grantd::profile::Profile;
 use grantd::scope::{DataAccessRequest, Permission, Privilege, S3Target};
 use grantd::server::{AppState, Limits};
 use grantd::token::Token;

@@ -64,7 +64,7 @@ pub fn credentials_path(sel: &Selection) -> Result<String, String> {
         (Some(_), Some(_)) => Err("give either --profile or --target, not both".into()),
         (Some(name), None) => {
             // The daemon knows its profiles; this shell may not have the config file.
-            if !crate::config::is_profile_name(name) {
+            if !crate::profile::is_profile_name(name) {
                 return Err(format!("{name:?} is not a profile name"));
             }
             Ok(format!("/v1/credentials/{name}"))

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use crate::profile::{Profile, is_profile_name};
 use crate::scope::{
     DURATION_RANGE, DataAccessRequest, Permission, Privilege, S3Target, is_account_id,
 };
@@ -86,13 +87,6 @@ pub struct Flags {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// A named scope from the config file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Profile {
-    pub name: String,
-    pub request: DataAccessRequest,
 }
 
 /// Everything the daemon and its client commands need, resolved and checked.
@@ -664,12 +658,6 @@ fn is_region(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
-}
-
-pub fn is_profile_name(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use tokio::sync::{oneshot, watch};
 
 use crate::client;
 use crate::clock::SystemClock;
-use crate::config::{self, LogFormat, ProcessEnv, Profile, Settings};
+use crate::config::{self, LogFormat, ProcessEnv, Settings};
+use crate::profile::Profile;
 use crate::scope::{DataAccessRequest, Permission, S3Target};
 use grantd_emulator::{DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario};
 

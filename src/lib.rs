@@ -13,7 +13,7 @@
 //! - [`upstream`]: `GetDataAccess` behind a trait; the AWS SDK implementation.
 //! - [`credentials`]: the redacting credentials type and its wire formats.
 //!
-//! Beside it: [`metrics`], [`token`], [`daemon`] (wiring for `grantd serve`),
+//! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`] (wiring for `grantd serve`),
 //! [`client`] (`grantd env` / `grantd creds`), [`cli`] and [`demo`].
 //!
 //! Two crates of the workspace sit beside this one. `grantd-common` holds what
@@ -31,6 +31,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod metrics;
+pub mod profile;
 pub mod server;
 pub mod token;
 pub mod upstream;

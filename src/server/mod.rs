@@ -24,8 +24,8 @@ use tracing::{debug, info, warn};
 
 use crate::cache::Cache;
 use crate::clock::SharedClock;
-use crate::config::Profile;
 use crate::metrics::Metrics;
+use crate::profile::Profile;
 use crate::token::Token;
 
 /// Limits of the listener.
