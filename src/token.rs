@@ -4,9 +4,9 @@
 //! base64, no trailing newline, mode 0600 in a 0700 directory) when the file
 //! is missing or empty, and the constant-time comparison.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::DirBuilder;
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
 use base64::Engine;
@@ -124,19 +124,8 @@ fn write_new(path: &Path, token: &Token) -> Result<(), String> {
             .create(dir)
             .map_err(|e| format!("{}: cannot create token directory: {e}", dir.display()))?;
     }
-    // Write beside the target, then rename: a reader never sees half a token.
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| format!("{}: cannot write token file: {e}", tmp.display()))?;
-    file.write_all(token.expose().as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| format!("{}: cannot write token file: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
+    // A reader never sees half a token, and no planted link is written through.
+    grantd_common::fs::write_atomic(path, token.expose().as_bytes(), 0o600)
         .map_err(|e| format!("{}: cannot write token file: {e}", path.display()))
 }
 
