@@ -13,8 +13,9 @@
 //! - [`upstream`]: `GetDataAccess` behind a trait; the AWS SDK implementation.
 //! - [`credentials`]: the redacting credentials type and its wire formats.
 //!
-//! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`] (wiring for `grantd serve`),
-//! [`client`] (`grantd env` / `grantd creds`), [`cli`] and [`demo`].
+//! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
+//! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
+//! [`cli`] and [`demo`].
 //!
 //! Two crates of the workspace sit beside this one. `grantd-common` holds what
 //! the daemon shares with the emulator, re-exported here as [`scope`] (S3 URIs,

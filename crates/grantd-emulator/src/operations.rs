@@ -11,14 +11,13 @@ use std::time::Duration;
 use hyper::HeaderMap;
 
 use grantd_common::credentials::{Credentials, Secret};
-use grantd_common::scope::{Permission, Privilege, S3Target};
+use grantd_common::scope::{Permission, Privilege, S3Target, ScopeError, is_account_id};
 
 use super::matching::{self, Refusal};
 use super::scenario::DURATION_RANGE;
 use super::state::Issued;
 use super::wire::{self, AwsError};
 use super::{Emulator, Operation};
-use grantd_common::scope::is_account_id;
 
 /// A request as the operations see it.
 pub(super) struct AwsRequest<'a> {
@@ -78,7 +77,7 @@ async fn get_data_access(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Vended,
     let target = S3Target::parse(target).map_err(|e| AwsError::invalid_request(e.to_string()))?;
     let permission: Permission = required(req, "permission")?
         .parse()
-        .map_err(|e: grantd_common::scope::ScopeError| AwsError::invalid_request(e.to_string()))?;
+        .map_err(|e: ScopeError| AwsError::invalid_request(e.to_string()))?;
     let duration = req
         .param("durationSeconds")
         .map(parse_duration)
@@ -95,9 +94,8 @@ async fn get_data_access(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Vended,
     let privilege: Privilege = req
         .param("privilege")
         .map(|p| {
-            p.parse().map_err(|e: grantd_common::scope::ScopeError| {
-                AwsError::invalid_request(e.to_string())
-            })
+            p.parse()
+                .map_err(|e: ScopeError| AwsError::invalid_request(e.to_string()))
         })
         .transpose()?
         .unwrap_or_default();

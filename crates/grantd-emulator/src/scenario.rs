@@ -42,10 +42,10 @@
 use serde_json::Value;
 
 use grantd_common::credentials::Secret;
+use grantd_common::fields::{Problems, Table};
 use grantd_common::scope::{self, Permission, S3Target, is_account_id};
 
 use super::faults::Fault;
-use grantd_common::fields::{Problems, Table};
 
 /// Account of the Access Grants instance when the file names none. Defaults to `111122223333`.
 pub const DEFAULT_ACCOUNT: &str = "111122223333";
