@@ -17,7 +17,7 @@ use crate::scope::{
 /// Address the daemon binds. Defaults to 127.0.0.1:7911.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7911);
 /// Most open client connections. Defaults to 512.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+pub const DEFAULT_MAX_CONNECTIONS: usize = crate::server::DEFAULT_MAX_CONNECTIONS;
 /// Most cached scopes. Defaults to 10,000.
 pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
 /// New upstream loads per second. Defaults to 20 (GetDataAccess has no published quota).

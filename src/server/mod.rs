@@ -28,29 +28,43 @@ use crate::metrics::Metrics;
 use crate::profile::Profile;
 use crate::token::Token;
 
+/// Most open client connections. Defaults to 512.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// How long a client has to send its request headers. Defaults to 5 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bytes of request head hyper buffers. Defaults to 16 KiB.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Most credential requests answered at once. Defaults to 1,024.
+pub const DEFAULT_MAX_INFLIGHT: usize = 1024;
+/// How long shutdown waits for open requests. Defaults to 10 s.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
 /// Limits of the listener.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Most open connections. Defaults to 512.
+    /// Most open connections; further clients wait in the kernel backlog.
+    /// Defaults to [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
-    /// A client must send its request headers within this. Defaults to 5 s.
+    /// A client must send its request headers within this.
+    /// Defaults to [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
-    /// Bytes of request head hyper buffers; larger heads get 431. Defaults to 16 KiB.
+    /// Larger request heads get 431. Defaults to [`DEFAULT_MAX_HEADER_BYTES`].
     pub max_header_bytes: usize,
-    /// Most credential requests being answered at once; more get 429. Defaults to 1,024.
+    /// More credential requests than this at once get 429.
+    /// Defaults to [`DEFAULT_MAX_INFLIGHT`].
     pub max_inflight: usize,
-    /// How long shutdown waits for open requests. Defaults to 10 s.
+    /// How long shutdown waits for open requests. Defaults to [`DEFAULT_GRACE`].
     pub grace: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_connections: crate::config::DEFAULT_MAX_CONNECTIONS,
-            header_read_timeout: Duration::from_secs(5),
-            max_header_bytes: 16 * 1024,
-            max_inflight: 1024,
-            grace: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_inflight: DEFAULT_MAX_INFLIGHT,
+            grace: DEFAULT_GRACE,
         }
     }
 }
