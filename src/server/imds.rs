@@ -13,8 +13,9 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, StatusCode};
 
-use super::AppState;
-use super::routes::{ApiError, Resp, json, profile, text, truncate, vend};
+use super::auth::AuthError;
+use super::response::{ApiError, Resp, json, text};
+use super::{AppState, truncate};
 use crate::credentials::imds_json;
 
 pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
@@ -57,11 +58,43 @@ impl Sessions {
     }
 }
 
-fn unauthorized(message: &str) -> Resp {
-    ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message).into_response()
+/// An IMDS path, `//` collapsed (Java builds `endpoint + "/latest/…"`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `/latest/api/token`
+    Token,
+    /// `/latest/meta-data/iam/security-credentials/`
+    Roles,
+    /// `/latest/meta-data/iam/security-credentials/<profile>`
+    Credentials(String),
+    /// Anything else under `/latest/`, as normalised.
+    NotFound(String),
 }
 
-/// Collapses `//` (Java builds `endpoint + "/latest/…"`).
+impl Route {
+    pub fn parse(path: &str) -> Route {
+        let path = normalize(path);
+        if path == "/latest/api/token" {
+            return Route::Token;
+        }
+        match path.strip_prefix(CREDS_PREFIX) {
+            Some("") => Route::Roles,
+            Some(rest) => Route::Credentials(rest.trim_end_matches('/').to_owned()),
+            None => Route::NotFound(path),
+        }
+    }
+
+    /// The `route` label of `grantd_http_requests_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Token => "imds_token",
+            Route::Roles => "imds_roles",
+            Route::Credentials(_) => "imds_credentials",
+            Route::NotFound(_) => "imds_not_found",
+        }
+    }
+}
+
 fn normalize(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for c in path.chars() {
@@ -72,88 +105,70 @@ fn normalize(path: &str) -> String {
     out
 }
 
-pub async fn route(
+/// Answers an IMDS request; the session is checked before anything is read.
+pub(super) async fn answer(
+    state: &AppState,
+    sessions: &Sessions,
+    route: Route,
+    req: &Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    let name = match route {
+        Route::Token => return put_token(state, sessions, req),
+        Route::NotFound(path) => {
+            return Err(ApiError::NotFound(format!(
+                "no metadata at {}",
+                truncate(&path, 200)
+            )));
+        }
+        Route::Roles => None,
+        Route::Credentials(name) => Some(name),
+    };
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ApiError::WrongMethod {
+            message: "instance metadata takes GET".into(),
+            allow: None,
+        });
+    }
+    check_session(state, sessions, req)?;
+    match name {
+        None => role_list(state, sessions.roles),
+        Some(name) => {
+            let vended = state.vend(&state.profile(&name)?).await?;
+            Ok(json(
+                StatusCode::OK,
+                imds_json(&vended.credentials, vended.issued_at),
+            ))
+        }
+    }
+}
+
+fn put_token(
     state: &AppState,
     sessions: &Sessions,
     req: &Request<Incoming>,
-) -> (&'static str, Resp) {
-    let path = normalize(req.uri().path());
-    if path == "/latest/api/token" {
-        return ("imds_token", put_token(state, sessions, req));
-    }
-    if let Some(rest) = path.strip_prefix(CREDS_PREFIX) {
-        let route = if rest.is_empty() {
-            "imds_roles"
-        } else {
-            "imds_credentials"
-        };
-        if req.method() != Method::GET && req.method() != Method::HEAD {
-            let e = ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "InvalidRequest",
-                "instance metadata takes GET",
-            );
-            return (route, e.into_response());
-        }
-        if let Err(why) = check_session(state, sessions, req) {
-            return (route, unauthorized(why));
-        }
-        let resp = if rest.is_empty() {
-            role_list(state, sessions.roles)
-        } else {
-            credentials(state, rest.trim_end_matches('/')).await
-        };
-        return (route, resp);
-    }
-    let e = ApiError::new(
-        StatusCode::NOT_FOUND,
-        "NotFound",
-        format!("no metadata at {}", truncate(&path, 200)),
-    );
-    ("imds_not_found", e.into_response())
-}
-
-fn put_token(state: &AppState, sessions: &Sessions, req: &Request<Incoming>) -> Resp {
+) -> Result<Resp, ApiError> {
     if req.method() != Method::PUT {
-        return ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "InvalidRequest",
-            "the token route takes PUT",
-        )
-        .into_response();
+        return Err(ApiError::WrongMethod {
+            message: "the token route takes PUT".into(),
+            allow: None,
+        });
     }
     if req.headers().contains_key("x-forwarded-for") {
-        // As on EC2: a request relayed through a proxy must not mint a session.
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "requests carrying X-Forwarded-For are refused",
-        )
-        .into_response();
+        return Err(AuthError::Forwarded.into());
     }
     let ttl = req
         .headers()
         .get(TTL_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|t| (1..=MAX_TTL_SECONDS).contains(t));
-    let Some(ttl) = ttl else {
-        return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "X-aws-ec2-metadata-token-ttl-seconds must be a whole number from 1 to 21600",
-        )
-        .into_response();
-    };
+        .filter(|t| (1..=MAX_TTL_SECONDS).contains(t))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "X-aws-ec2-metadata-token-ttl-seconds must be a whole number from 1 to {MAX_TTL_SECONDS}"
+            ))
+        })?;
     let mut bytes = [0u8; 32];
-    if getrandom::fill(&mut bytes).is_err() {
-        return ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "no randomness",
-        )
-        .into_response();
-    }
+    getrandom::fill(&mut bytes).map_err(|_| ApiError::Internal("no randomness"))?;
     let token = URL_SAFE_NO_PAD.encode(bytes);
     sessions
         .tokens
@@ -161,38 +176,32 @@ fn put_token(state: &AppState, sessions: &Sessions, req: &Request<Incoming>) -> 
     let mut resp = text(StatusCode::OK, token, "text/plain");
     resp.headers_mut()
         .insert(TTL_HEADER, HeaderValue::from(ttl));
-    resp
+    Ok(resp)
 }
 
-/// `Err` carries why the session is refused (a 401).
 fn check_session(
     state: &AppState,
     sessions: &Sessions,
     req: &Request<Incoming>,
-) -> Result<(), &'static str> {
+) -> Result<(), AuthError> {
     let token = req
         .headers()
         .get(TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or("missing X-aws-ec2-metadata-token; PUT /latest/api/token first")?;
+        .ok_or(AuthError::MissingSession)?;
     match sessions.tokens.get(token) {
         Some(until) if until > state.clock.now() => Ok(()),
         Some(_) => {
             sessions.tokens.invalidate(token);
-            Err("the metadata token has expired")
+            Err(AuthError::ExpiredSession)
         }
-        None => Err("unknown metadata token"),
+        None => Err(AuthError::UnknownSession),
     }
 }
 
-fn role_list(state: &AppState, roles: RoleList) -> Resp {
+fn role_list(state: &AppState, roles: RoleList) -> Result<Resp, ApiError> {
     if state.profiles.is_empty() {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "no profiles are configured",
-        )
-        .into_response();
+        return Err(ApiError::NotFound("no profiles are configured".into()));
     }
     let shown = match roles {
         RoleList::DefaultOnly => 1,
@@ -205,28 +214,33 @@ fn role_list(state: &AppState, roles: RoleList) -> Resp {
         .map(|p| p.name.as_str())
         .collect();
     // Used verbatim by botocore and Rust: no trailing newline.
-    text(StatusCode::OK, names.join("\n"), "text/plain")
-}
-
-async fn credentials(state: &AppState, name: &str) -> Resp {
-    let result = async {
-        let request = profile(state, name)?;
-        vend(state, &request).await
-    }
-    .await;
-    match result {
-        Ok(v) => json(StatusCode::OK, imds_json(&v.credentials, v.issued_at)),
-        Err(e) => e.into_response(),
-    }
+    Ok(text(StatusCode::OK, names.join("\n"), "text/plain"))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn collapses_double_slashes() {
         assert_eq!(
-            super::normalize("//latest//meta-data/iam/"),
+            normalize("//latest//meta-data/iam/"),
             "/latest/meta-data/iam/"
+        );
+    }
+
+    #[test]
+    fn parses_the_metadata_paths() {
+        assert_eq!(Route::parse("/latest/api/token"), Route::Token);
+        assert_eq!(Route::parse("//latest/api/token"), Route::Token);
+        assert_eq!(Route::parse(CREDS_PREFIX), Route::Roles);
+        assert_eq!(
+            Route::parse("/latest/meta-data/iam/security-credentials/usera/"),
+            Route::Credentials("usera".into())
+        );
+        assert_eq!(
+            Route::parse("/latest//meta-data/ami-id"),
+            Route::NotFound("/latest/meta-data/ami-id".into())
         );
     }
 }

@@ -3,16 +3,27 @@
 //! Owns the accept loop ([`run`]) and the per-connection limits: at most
 //! `max_connections` open at once (further clients wait in the kernel backlog),
 //! a header-read timeout, a header size limit, and graceful draining on
-//! shutdown. Routing lives in [`routes`], the IMDS emulation in [`imds`].
+//! shutdown. Also owns the state every handler shares ([`AppState`]) and the
+//! two steps both credential routes take: naming a profile, and asking the
+//! cache within the in-flight limit.
+//!
+//! A request goes through [`routes`] (parse the path once into a `Route`,
+//! dispatch on it), [`auth`] (Host, bearer token), [`query`] (the scope a
+//! query names), [`limit`] (the in-flight limit), the cache, and comes back
+//! through [`response`], which alone maps a failure onto the contract's
+//! status and JSON. [`imds`] is the IMDSv2 emulation beside `routes`.
 
+pub mod auth;
 pub mod imds;
+pub mod limit;
+pub mod query;
+pub mod response;
 pub mod routes;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -22,10 +33,13 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
-use crate::cache::Cache;
+use self::limit::InflightLimit;
+use self::response::ApiError;
+use crate::cache::{Cache, CacheErrorKind, Vended};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::profile::Profile;
+use crate::scope::DataAccessRequest;
 use crate::token::Token;
 
 /// Most open client connections. Defaults to 512.
@@ -85,7 +99,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub limits: Limits,
     /// Credential requests being answered now, against `limits.max_inflight`.
-    inflight: AtomicUsize,
+    inflight: InflightLimit,
 }
 
 impl AppState {
@@ -109,9 +123,38 @@ impl AppState {
             ready,
             allow_remote,
             clock,
+            inflight: InflightLimit::new(limits.max_inflight),
             limits,
-            inflight: AtomicUsize::new(0),
         }
+    }
+
+    /// The scope of the profile called `name`.
+    pub fn profile(&self, name: &str) -> Result<DataAccessRequest, ApiError> {
+        self.profiles
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.request.clone())
+            .ok_or_else(|| ApiError::UnknownProfile(truncate(name, 100).into()))
+    }
+
+    /// Asks the cache, within the daemon's limit on requests being answered.
+    pub async fn vend(&self, request: &DataAccessRequest) -> Result<Arc<Vended>, ApiError> {
+        let _permit = self.inflight.try_acquire()?;
+        self.cache.get(request).await.map_err(|e| {
+            if e.kind == CacheErrorKind::Denied {
+                info!(scope = %request, reason = %e.message, "request denied");
+            }
+            ApiError::from(e)
+        })
+    }
+}
+
+/// At most `max` characters of `s`: client input echoed in a message is
+/// bounded, so a long path cannot inflate an error body or a log line.
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 

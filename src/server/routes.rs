@@ -1,167 +1,148 @@
-//! Routes: the container-credentials endpoint, IMDS, and operations.
+//! Dispatch: each request's path parsed once into a [`Route`], then answered.
 //!
-//! Owns request checks (Host, method, token), query parsing, and the mapping
-//! of cache errors onto the contract's status codes and two-casing JSON.
+//! Owns the route table of the container-credentials endpoint and the
+//! operations routes, and the order of checks on a credentials request
+//! (method, then token, then scope, then the cache). A route carries the
+//! label `/metrics` counts it under, so the table is written once.
 
-use std::borrow::Cow;
-use std::sync::atomic::Ordering;
-
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
-use tracing::{debug, info};
+use hyper::{Method, Request, StatusCode};
+use tracing::debug;
 
-use super::{AppState, imds};
-use crate::cache::{CacheError, CacheErrorKind, Vended};
-use crate::credentials::{container_json, error_json};
-use crate::scope::{DURATION_RANGE, DataAccessRequest, Permission, Privilege, S3Target};
+use super::auth::{self, AuthError};
+use super::imds::{self, Sessions};
+use super::query::{QueryError, parse_query, percent_decode};
+use super::response::{ApiError, Resp, json, text};
+use super::{AppState, truncate};
+use crate::credentials::container_json;
+use crate::scope::DataAccessRequest;
 
-pub type Resp = Response<Full<Bytes>>;
+const CREDENTIALS_PROFILE_PREFIX: &str = "/v1/credentials/";
 
-/// A failed request: status, contract error code and message.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
+/// What a request asks for, decided once from its Host and path.
+pub(super) enum Route<'a> {
+    /// Refused before routing: the Host names no loopback address.
+    BadHost,
+    Healthz,
+    Readyz,
+    Metrics,
+    /// `/v1/credentials`: the scope of its query, or the default profile.
+    Credentials,
+    /// `/v1/credentials/<name>`, the name still percent-encoded.
+    CredentialsProfile(&'a str),
+    /// `/latest/…` while IMDS is off.
+    ImdsOff,
+    Imds(&'a Sessions, imds::Route),
+    NotFound,
 }
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
+impl<'a> Route<'a> {
+    /// The route of `path`; `/latest/…` goes to IMDS when `imds` is on.
+    pub(super) fn parse(path: &'a str, imds: Option<&'a Sessions>) -> Route<'a> {
+        if path.starts_with("/latest/") || path.starts_with("//latest/") {
+            return match imds {
+                Some(sessions) => Route::Imds(sessions, imds::Route::parse(path)),
+                None => Route::ImdsOff,
+            };
+        }
+        match path {
+            "/healthz" => Route::Healthz,
+            "/readyz" => Route::Readyz,
+            "/metrics" => Route::Metrics,
+            "/v1/credentials" | "/v1/credentials/" => Route::Credentials,
+            p => match p.strip_prefix(CREDENTIALS_PROFILE_PREFIX) {
+                Some(name) => Route::CredentialsProfile(name),
+                None => Route::NotFound,
+            },
         }
     }
 
-    pub fn into_response(self) -> Resp {
-        let mut resp = json(self.status, error_json(self.code, &self.message));
-        if matches!(
-            self.status,
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-        ) {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    /// The `route` label of `grantd_http_requests_total`.
+    pub(super) fn label(&self) -> &'static str {
+        match self {
+            Route::BadHost => "bad_host",
+            Route::Healthz => "healthz",
+            Route::Readyz => "readyz",
+            Route::Metrics => "metrics",
+            Route::Credentials => "credentials",
+            Route::CredentialsProfile(_) => "credentials_profile",
+            Route::ImdsOff | Route::NotFound => "not_found",
+            Route::Imds(_, route) => route.label(),
         }
-        resp
     }
-}
-
-impl From<CacheError> for ApiError {
-    fn from(e: CacheError) -> ApiError {
-        let (status, code) = match e.kind {
-            CacheErrorKind::Denied => (StatusCode::FORBIDDEN, "AccessDenied"),
-            CacheErrorKind::InvalidRequest => (StatusCode::BAD_REQUEST, "InvalidRequest"),
-            CacheErrorKind::Throttled => (StatusCode::SERVICE_UNAVAILABLE, "Throttled"),
-            CacheErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UpstreamUnavailable"),
-            CacheErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"),
-            CacheErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
-        };
-        ApiError::new(status, code, e.message)
-    }
-}
-
-pub fn json(status: StatusCode, body: String) -> Resp {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-pub fn text(status: StatusCode, body: impl Into<Bytes>, content_type: &'static str) -> Resp {
-    let mut resp = Response::new(Full::new(body.into()));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 /// Answers one request and records it in the metrics.
 pub async fn handle(state: &AppState, req: Request<Incoming>) -> Resp {
     let started = tokio::time::Instant::now();
-    let (route, resp) = route(state, &req).await;
+    let route = if state.allow_remote || auth::check_host(req.headers()).is_ok() {
+        Route::parse(req.uri().path(), state.imds.as_ref())
+    } else {
+        Route::BadHost
+    };
+    let label = route.label();
+    let resp = dispatch(state, route, &req)
+        .await
+        .unwrap_or_else(ApiError::into_response);
     let status = resp.status().as_u16();
-    state.metrics.request(route, status);
-    debug!(method = %req.method(), path = req.uri().path(), route, status, micros = started.elapsed().as_micros() as u64, "request");
+    state.metrics.request(label, status);
+    debug!(method = %req.method(), path = req.uri().path(), route = label, status, micros = started.elapsed().as_micros() as u64, "request");
     resp
 }
 
-async fn route(state: &AppState, req: &Request<Incoming>) -> (&'static str, Resp) {
-    if !state.allow_remote && !host_is_loopback(req) {
-        let e = ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "Host header must name a loopback address",
-        );
-        return ("bad_host", e.into_response());
-    }
+async fn dispatch(
+    state: &AppState,
+    route: Route<'_>,
+    req: &Request<Incoming>,
+) -> Result<Resp, ApiError> {
     let path = req.uri().path();
-    if path.starts_with("/latest/") || path.starts_with("//latest/") {
-        return match &state.imds {
-            Some(sessions) => imds::route(state, sessions, req).await,
-            None => (
-                "not_found",
-                not_found("IMDS routes are off; start grantd with --imds"),
-            ),
-        };
+    let get_only = matches!(
+        route,
+        Route::Healthz
+            | Route::Readyz
+            | Route::Metrics
+            | Route::Credentials
+            | Route::CredentialsProfile(_)
+    );
+    if get_only && req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ApiError::WrongMethod {
+            message: format!("{} takes GET", truncate(path, 200)),
+            allow: Some("GET, HEAD"),
+        });
     }
-    let route = match path {
-        "/healthz" => "healthz",
-        "/readyz" => "readyz",
-        "/metrics" => "metrics",
-        "/v1/credentials" | "/v1/credentials/" => "credentials",
-        p if p.starts_with("/v1/credentials/") => "credentials_profile",
-        _ => {
-            return (
-                "not_found",
-                not_found(&format!("no route for {}", truncate(path, 200))),
-            );
+    match route {
+        Route::BadHost => Err(AuthError::NonLoopbackHost.into()),
+        Route::Healthz => Ok(text(StatusCode::OK, "ok", "text/plain; charset=utf-8")),
+        Route::Readyz => Ok(readyz(state)),
+        Route::Metrics => Ok(metrics(state)),
+        Route::Credentials => credentials(state, req, |query| queried_scope(state, query)).await,
+        Route::CredentialsProfile(name) => {
+            credentials(state, req, |query| named_scope(state, name, query)).await
         }
-    };
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let e = ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "InvalidRequest",
-            format!("{} takes GET", truncate(path, 200)),
-        );
-        let mut resp = e.into_response();
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return (route, resp);
+        Route::ImdsOff => Err(ApiError::NotFound(
+            "IMDS routes are off; start grantd with --imds".into(),
+        )),
+        Route::Imds(sessions, route) => imds::answer(state, sessions, route, req).await,
+        Route::NotFound => Err(ApiError::NotFound(format!(
+            "no route for {}",
+            truncate(path, 200)
+        ))),
     }
-    let resp = match route {
-        "healthz" => text(StatusCode::OK, "ok", "text/plain; charset=utf-8"),
-        "readyz" => readyz(state),
-        "metrics" => {
-            let body = state.metrics.render(
-                state.cache.len(),
-                &state.cache.expiries(),
-                state.ready.get().is_some(),
-            );
-            text(
-                StatusCode::OK,
-                body,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )
-        }
-        _ => credentials(state, req, route)
-            .await
-            .unwrap_or_else(ApiError::into_response),
-    };
-    (route, resp)
 }
 
-fn not_found(message: &str) -> Resp {
-    ApiError::new(StatusCode::NOT_FOUND, "NotFound", message).into_response()
+/// The token first, so that a caller without it learns nothing of scopes or profiles.
+async fn credentials(
+    state: &AppState,
+    req: &Request<Incoming>,
+    scope: impl FnOnce(&str) -> Result<DataAccessRequest, ApiError>,
+) -> Result<Resp, ApiError> {
+    auth::check_token(&state.token, req.headers())?;
+    let request = scope(req.uri().query().unwrap_or(""))?;
+    let vended = state.vend(&request).await?;
+    Ok(json(
+        StatusCode::OK,
+        container_json(&vended.credentials, &vended.info),
+    ))
 }
 
 fn readyz(state: &AppState) -> Resp {
@@ -178,286 +159,99 @@ fn readyz(state: &AppState) -> Resp {
     }
 }
 
-/// DNS-rebinding guard: a browser tricked into calling us sends its own site as Host.
-fn host_is_loopback(req: &Request<Incoming>) -> bool {
-    let Some(host) = req.headers().get(header::HOST) else {
-        return true; // HTTP/1.0 clients; a browser always sends Host.
-    };
-    let Ok(host) = host.to_str() else {
-        return false;
-    };
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn check_token(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiError> {
-    let Some(presented) = req.headers().get(header::AUTHORIZATION) else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "MissingToken",
-            "send the grantd token in the Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, or AWS_CONTAINER_AUTHORIZATION_TOKEN for Java SDK v1 (Hadoop 3.3)",
-        ));
-    };
-    if state.token.matches(presented.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "InvalidToken",
-            "the Authorization token is not this daemon's",
-        ))
-    }
-}
-
-async fn credentials(
-    state: &AppState,
-    req: &Request<Incoming>,
-    route: &str,
-) -> Result<Resp, ApiError> {
-    check_token(state, req)?;
-    let request = scope_of(state, req, route)?;
-    let vended = vend(state, &request).await?;
-    Ok(json(
+fn metrics(state: &AppState) -> Resp {
+    let body = state.metrics.render(
+        state.cache.len(),
+        &state.cache.expiries(),
+        state.ready.get().is_some(),
+    );
+    text(
         StatusCode::OK,
-        container_json(&vended.credentials, &vended.info),
-    ))
+        body,
+        "text/plain; version=0.0.4; charset=utf-8",
+    )
 }
 
-/// Asks the cache, within the daemon's limit on requests being answered.
-pub(super) async fn vend(
-    state: &AppState,
-    request: &DataAccessRequest,
-) -> Result<std::sync::Arc<Vended>, ApiError> {
-    let inflight = state.inflight.fetch_add(1, Ordering::AcqRel);
-    let _guard = Decrement(&state.inflight);
-    if inflight >= state.limits.max_inflight {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            "too many requests at once; retry shortly",
-        ));
+/// `/v1/credentials/<name>`: the profile's scope; a query would be ignored, so it is refused.
+fn named_scope(state: &AppState, raw: &str, query: &str) -> Result<DataAccessRequest, ApiError> {
+    if !query.is_empty() {
+        return Err(QueryError::ProfileTakesNoQuery.into());
     }
-    match state.cache.get(request).await {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            if e.kind == CacheErrorKind::Denied {
-                info!(scope = %request, reason = %e.message, "request denied");
-            }
-            Err(e.into())
-        }
-    }
+    state.profile(&percent_decode(raw))
 }
 
-struct Decrement<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl Drop for Decrement<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The scope a credentials request names: query, profile path, or the default profile.
-fn scope_of(
-    state: &AppState,
-    req: &Request<Incoming>,
-    route: &str,
-) -> Result<DataAccessRequest, ApiError> {
-    let query = req.uri().query().unwrap_or("");
-    if route == "credentials_profile" {
-        let raw = &req.uri().path()["/v1/credentials/".len()..];
-        let name = percent_decode(raw);
-        if !query.is_empty() {
-            return Err(bad(
-                "InvalidRequest",
-                "a profile route takes no query; use /v1/credentials?target=…&permission=…",
-            ));
-        }
-        return profile(state, &name);
-    }
+/// `/v1/credentials[?…]`: the query's scope, or the default profile without one.
+fn queried_scope(state: &AppState, query: &str) -> Result<DataAccessRequest, ApiError> {
     if query.is_empty() {
         return match state.profiles.first() {
             Some(p) => Ok(p.request.clone()),
-            None => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "UnknownProfile",
-                "no default profile is configured; ask /v1/credentials?target=s3://bucket/prefix/*&permission=READ",
-            )),
+            None => Err(ApiError::NoDefaultProfile),
         };
     }
-    parse_query(query)
-}
-
-pub(super) fn profile(state: &AppState, name: &str) -> Result<DataAccessRequest, ApiError> {
-    state
-        .profiles
-        .iter()
-        .find(|p| p.name == name)
-        .map(|p| p.request.clone())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "UnknownProfile",
-                format!("no profile named {:?}", truncate(name, 100)),
-            )
-        })
-}
-
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, message)
-}
-
-/// `target=S3URI&permission=P[&privilege=…][&duration=SECONDS]`, strictly.
-pub fn parse_query(query: &str) -> Result<DataAccessRequest, ApiError> {
-    let (mut target, mut permission, mut privilege, mut duration) = (None, None, None, None);
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        let slot = match key.as_ref() {
-            "target" => &mut target,
-            "permission" => &mut permission,
-            "privilege" => &mut privilege,
-            "duration" => &mut duration,
-            other => {
-                return Err(bad(
-                    "InvalidRequest",
-                    format!(
-                        "unknown query parameter {:?}; expected target, permission, privilege, duration",
-                        truncate(other, 50)
-                    ),
-                ));
-            }
-        };
-        if slot.is_some() {
-            return Err(bad(
-                "InvalidRequest",
-                format!("query parameter {key} given twice"),
-            ));
-        }
-        *slot = Some(value);
-    }
-    let target: Cow<str> = target.ok_or_else(|| {
-        bad(
-            "InvalidTarget",
-            "missing target, e.g. target=s3://bucket/prefix/*",
-        )
-    })?;
-    let target = S3Target::parse(&target).map_err(|e| bad("InvalidTarget", e.to_string()))?;
-    let permission = permission
-        .ok_or_else(|| {
-            bad(
-                "InvalidPermission",
-                "missing permission: READ, WRITE or READWRITE",
-            )
-        })?
-        .parse::<Permission>()
-        .map_err(|e| bad("InvalidPermission", e.to_string()))?;
-    let privilege = match privilege {
-        Some(p) => p
-            .parse::<Privilege>()
-            .map_err(|e| bad("InvalidRequest", e.to_string()))?,
-        None => Privilege::Default,
-    };
-    let duration_seconds = match duration {
-        Some(d) => Some(
-            d.parse::<u32>()
-                .ok()
-                .filter(|d| DURATION_RANGE.contains(d))
-                .ok_or_else(|| {
-                    bad(
-                        "InvalidRequest",
-                        format!(
-                            "duration must be whole seconds from 900 to 43200, got {:?}",
-                            truncate(&d, 20)
-                        ),
-                    )
-                })?,
-        ),
-        None => None,
-    };
-    Ok(DataAccessRequest {
-        target,
-        permission,
-        privilege,
-        duration_seconds,
-        account_id: None,
-        region: None,
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("n={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-pub(super) fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
+    Ok(parse_query(query)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_a_full_query() {
-        let r = parse_query("target=s3%3A%2F%2Fbucket%2FUserA%2F*&permission=readwrite&privilege=Minimal&duration=3600").unwrap();
-        assert_eq!(r.target.as_str(), "s3://bucket/UserA/*");
-        assert_eq!(r.permission, Permission::ReadWrite);
-        assert_eq!(r.privilege, Privilege::Minimal);
-        assert_eq!(r.duration_seconds, Some(3600));
-        let plain = parse_query("target=s3://bucket/UserA/*&permission=READ").unwrap();
-        assert_eq!(plain.target.as_str(), "s3://bucket/UserA/*");
+    fn label(path: &str) -> &'static str {
+        Route::parse(path, None).label()
     }
 
     #[test]
-    fn refuses_malformed_queries_with_the_contract_codes() {
-        for (query, code) in [
-            ("permission=READ", "InvalidTarget"),
-            ("target=bucket/x&permission=READ", "InvalidTarget"),
-            ("target=s3://bucket/x", "InvalidPermission"),
-            ("target=s3://bucket/x&permission=ALL", "InvalidPermission"),
-            (
-                "target=s3://bucket/x&permission=READ&privilege=Max",
-                "InvalidRequest",
-            ),
-            (
-                "target=s3://bucket/x&permission=READ&duration=60",
-                "InvalidRequest",
-            ),
-            (
-                "target=s3://bucket/x&permission=READ&duration=abc",
-                "InvalidRequest",
-            ),
-            (
-                "target=s3://bucket/x&permission=READ&permission=WRITE",
-                "InvalidRequest",
-            ),
-            (
-                "target=s3://bucket/x&permission=READ&colour=blue",
-                "InvalidRequest",
-            ),
+    fn parses_each_path_once_into_its_route_and_label() {
+        for (path, expected) in [
+            ("/healthz", "healthz"),
+            ("/readyz", "readyz"),
+            ("/metrics", "metrics"),
+            ("/v1/credentials", "credentials"),
+            ("/v1/credentials/", "credentials"),
+            ("/v1/credentials/usera", "credentials_profile"),
+            ("/v1/credentialsx", "not_found"),
+            ("/", "not_found"),
+            ("/healthz/", "not_found"),
         ] {
-            let e = parse_query(query).unwrap_err();
-            assert_eq!(
-                (e.status, e.code),
-                (StatusCode::BAD_REQUEST, code),
-                "{query}: {}",
-                e.message
-            );
+            assert_eq!(label(path), expected, "{path}");
         }
     }
 
     #[test]
-    fn profile_names_are_percent_decoded() {
-        assert_eq!(percent_decode("user%2Da"), "user-a");
-        assert_eq!(percent_decode("a+b"), "a+b");
+    fn a_profile_route_keeps_the_name_as_sent() {
+        assert!(matches!(
+            Route::parse("/v1/credentials/user%2Da", None),
+            Route::CredentialsProfile("user%2Da")
+        ));
+    }
+
+    #[test]
+    fn imds_paths_are_not_found_while_imds_is_off() {
+        for path in ["/latest/api/token", "//latest/meta-data/"] {
+            assert!(matches!(Route::parse(path, None), Route::ImdsOff), "{path}");
+            assert_eq!(label(path), "not_found");
+        }
+    }
+
+    #[test]
+    fn imds_paths_carry_the_imds_labels_while_imds_is_on() {
+        let sessions = Sessions::new(imds::RoleList::DefaultOnly);
+        for (path, expected) in [
+            ("/latest/api/token", "imds_token"),
+            (
+                "//latest//meta-data/iam/security-credentials/",
+                "imds_roles",
+            ),
+            (
+                "/latest/meta-data/iam/security-credentials/usera",
+                "imds_credentials",
+            ),
+            ("/latest/meta-data/ami-id", "imds_not_found"),
+        ] {
+            assert_eq!(
+                Route::parse(path, Some(&sessions)).label(),
+                expected,
+                "{path}"
+            );
+        }
     }
 }
