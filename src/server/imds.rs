@@ -63,7 +63,7 @@ impl Sessions {
 pub enum Route {
     /// `/latest/api/token`
     Token,
-    /// `/latest/meta-data/iam/security-credentials/`
+    /// `/latest/meta-data/iam/security-credentials/`, or without the last `/`
     Roles,
     /// `/latest/meta-data/iam/security-credentials/<profile>`
     Credentials(String),
@@ -76,6 +76,10 @@ impl Route {
         let path = normalize(path);
         if path == "/latest/api/token" {
             return Route::Token;
+        }
+        // EC2 answers the role list with and without the trailing slash.
+        if path == CREDS_PREFIX.trim_end_matches('/') {
+            return Route::Roles;
         }
         match path.strip_prefix(CREDS_PREFIX) {
             Some("") => Route::Roles,
@@ -234,6 +238,10 @@ mod tests {
         assert_eq!(Route::parse("/latest/api/token"), Route::Token);
         assert_eq!(Route::parse("//latest/api/token"), Route::Token);
         assert_eq!(Route::parse(CREDS_PREFIX), Route::Roles);
+        assert_eq!(
+            Route::parse("/latest/meta-data/iam/security-credentials"),
+            Route::Roles
+        );
         assert_eq!(
             Route::parse("/latest/meta-data/iam/security-credentials/usera/"),
             Route::Credentials("usera".into())
