@@ -1,11 +1,13 @@
 //! The daemon as a process: configuration checked before binding (exit 64),
-//! the `check`, `env` and `creds` commands, SIGTERM, and what
+//! the `check`, `env` and `creds` commands, SIGTERM and draining, and what
 //! reaches its logs.
 
 mod common;
 
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -240,6 +242,122 @@ fn the_address_file_is_removed_on_exit() {
     assert!(
         !s.daemon.dir().join("addr").exists(),
         "address file removed on exit"
+    );
+}
+
+/// How long shutdown waits for open requests: the daemon's built-in grace
+/// period (`server::Limits::grace`). The contract names no flag or
+/// variable for it. Defaults to 10 s.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// How long the emulator holds the `GetDataAccess` call in flight at
+/// SIGTERM: long enough to signal and probe while it waits, and under the
+/// daemon's 2 s upstream attempt timeout so the call is not retried.
+const HELD_FOR_MS: u64 = 1_500;
+
+/// What a daemon did when SIGTERM came with one request in flight.
+struct Drain {
+    /// The answer to the request that was in flight.
+    in_flight: Reply,
+    /// A new connection was refused while the daemon was still running and
+    /// the emulator still held the upstream call of the request in flight.
+    refused_while_draining: bool,
+    exit_code: i32,
+    /// From SIGTERM to the process's exit.
+    exit_after: Duration,
+    logs: String,
+}
+
+/// Starts a credentials request that the emulator holds, sends SIGTERM
+/// once the call has reached the emulator, probes for new connections and
+/// waits for the daemon to exit.
+fn sigterm_with_a_request_in_flight() -> Drain {
+    let mut s = stack("");
+    add_fault(
+        &s.emu,
+        &format!(r#"{{"operation":"GetDataAccess","latency_ms":{HELD_FOR_MS},"times":1}}"#),
+    );
+    let in_flight: JoinHandle<Reply> = {
+        let (addr, token) = (s.daemon.addr, s.token.clone());
+        std::thread::spawn(move || get(addr, &query("UserA/drain/*", "READ"), Some(&token)))
+    };
+    wait_for_faults_spent(&s.emu);
+
+    let signalled = Instant::now();
+    s.daemon.signal_term();
+    assert!(
+        !in_flight.is_finished(),
+        "the request finished before SIGTERM; the test proves nothing"
+    );
+    let refused_while_draining = first_refusal(&mut s.daemon, &s.emu);
+    let exit_code = s.daemon.wait_exit(GRACE + PATIENCE);
+    let exit_after = signalled.elapsed();
+    Drain {
+        in_flight: in_flight.join().unwrap(),
+        refused_while_draining,
+        exit_code,
+        exit_after,
+        logs: s.daemon.logs(),
+    }
+}
+
+/// Connects until the daemon refuses (its listener is closed once the
+/// signal is handled); whether it was then still draining.
+fn first_refusal(daemon: &mut Proc, emu: &Proc) -> bool {
+    let addr: SocketAddr = daemon.addr;
+    wait_for(
+        "a new connection to be refused",
+        || match TcpStream::connect(addr) {
+            // Accepted before the signal was handled; closed again at once.
+            Ok(_) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                // The emulator logs a call only once it answers, so none
+                // logged means the request in flight is still unanswered.
+                // `running` alone could race: an exiting process closes its
+                // sockets a moment before it can be reaped.
+                let held = upstream_calls(emu, "GetDataAccess") == 0;
+                Some(held && daemon.running())
+            }
+            Err(e) => panic!("connecting failed otherwise: {e}"),
+        },
+        String::new,
+    )
+}
+
+#[test]
+fn a_request_in_flight_at_sigterm_completes_with_credentials() {
+    let drain = sigterm_with_a_request_in_flight();
+    let v = assert_credentials(&drain.in_flight);
+    assert!(v["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    assert_eq!(v["MatchedGrantTarget"], format!("s3://{BUCKET}/UserA/*"));
+}
+
+#[test]
+fn new_connections_are_refused_while_draining() {
+    let drain = sigterm_with_a_request_in_flight();
+    assert!(
+        drain.refused_while_draining,
+        "new connections were accepted until the request in flight was answered:\n{}",
+        drain.logs
+    );
+    // Answered after the refusal: the daemon was alive when it refused.
+    assert_eq!(drain.in_flight.status, 200, "{}", drain.in_flight.body);
+}
+
+#[test]
+fn the_daemon_exits_zero_within_its_grace_period_after_draining() {
+    let drain = sigterm_with_a_request_in_flight();
+    assert_eq!(drain.exit_code, 0, "{}", drain.logs);
+    assert!(
+        drain.exit_after < GRACE,
+        "exited {:?} after SIGTERM, grace is {GRACE:?}",
+        drain.exit_after
+    );
+    assert!(drain.logs.contains("drained"), "{}", drain.logs);
+    assert!(
+        !drain.logs.contains("grace period ran out"),
+        "{}",
+        drain.logs
     );
 }
 
