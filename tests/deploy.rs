@@ -53,7 +53,7 @@ fn processing_entrypoint_starts_grantd_and_execs_the_job_with_its_credentials() 
     let dir = scratch("entrypoint");
     let out = run_entrypoint(
         &emu,
-        &dir,
+        dir.path(),
         PROFILES,
         &[BIN, "sdk-probe"],
         &[("GRANTD_CLIENT_PROFILE", "product")],
@@ -62,7 +62,7 @@ fn processing_entrypoint_starts_grantd_and_execs_the_job_with_its_credentials() 
         out.status.success(),
         "{}\n{}",
         String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(dir.join("run/grantd.log")).unwrap_or_default()
+        std::fs::read_to_string(dir.path().join("run/grantd.log")).unwrap_or_default()
     );
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = got["access_key_id"].as_str().unwrap();
@@ -83,7 +83,7 @@ fn processing_entrypoint_fails_clearly_when_grantd_cannot_start() {
     let dir = scratch("entrypoint-bad");
     let out = run_entrypoint(
         &emu,
-        &dir,
+        dir.path(),
         "nonsense = 1\n",
         &["true"],
         &[("GRANTD_READY_TIMEOUT", "3")],
@@ -96,6 +96,7 @@ fn processing_entrypoint_fails_clearly_when_grantd_cannot_start() {
 fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
     let emu = emulator(None);
     let home = scratch("studio-home");
+    let home = home.path();
     let lcc = |home: &Path| {
         let mut cmd = Command::new("bash");
         upstream_env(&mut cmd, &emu);
@@ -108,7 +109,7 @@ fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
         .output()
         .unwrap()
     };
-    let first = lcc(&home);
+    let first = lcc(home);
     let run_dir = home.join(format!(
         "run/grantd-{}",
         String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
@@ -122,7 +123,7 @@ fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
         String::from_utf8_lossy(&first.stderr)
     );
     let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let second = lcc(&home);
+    let second = lcc(home);
     assert!(
         second.status.success(),
         "{}",
