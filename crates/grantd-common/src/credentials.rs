@@ -9,6 +9,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
 use serde::Serialize;
 
 /// A string that must never reach a log, a metric or a `Debug` print.
@@ -61,101 +63,47 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// The last second `Format::DateTime` can print (`9999-12-31T23:59:59Z`).
+const LATEST_FORMATTABLE_SECS: u64 = 253_402_300_799;
+
 /// `YYYY-MM-DDTHH:MM:SSZ` in UTC; fractions are dropped (rounded down), so a
 /// client never believes credentials live longer than they do.
+///
+/// Whole seconds only: smithy prints a fraction when there are sub-second
+/// nanos, and the Java SDK v1 (Hadoop s3a) cannot parse one. Times before
+/// 1970 print as the epoch and times past year 9999 as its last second, so
+/// this cannot fail.
 pub fn format_timestamp(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+        .unwrap_or(0)
+        .min(LATEST_FORMATTABLE_SECS);
+    // The clamp keeps both conversions in range.
+    let whole = DateTime::from_secs(i64::try_from(secs).unwrap_or(i64::MAX));
+    whole
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| String::from("9999-12-31T23:59:59Z"))
 }
 
-/// Parses RFC 3339 UTC timestamps: `YYYY-MM-DDTHH:MM:SS[.fff]Z` (also `+00:00`).
+/// Parses RFC 3339 UTC timestamps: `YYYY-MM-DDTHH:MM:SS[.fff]Z` (also
+/// `+00:00`, a space for the `T`, and surrounding whitespace).
+///
+/// A thin wrapper over smithy's `Format::DateTime`, which refuses every
+/// offset and a space separator: it folds the forms grantd has always
+/// accepted into the one smithy reads, and keeps refusing times before 1970.
 pub fn parse_timestamp(s: &str) -> Option<SystemTime> {
     let s = s.trim();
-    let body = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
-    let (date, time) = body.split_once(['T', 't', ' '])?;
-    let mut dp = date.splitn(3, '-');
-    let y: i64 = num(dp.next()?, 4)?;
-    let m: u32 = num(dp.next()?, 2)?;
-    let d: u32 = num(dp.next()?, 2)?;
-    let (hms, frac) = match time.split_once('.') {
-        Some((hms, frac)) if !frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit()) => {
-            (hms, frac)
-        }
-        Some(_) => return None,
-        None => (time, ""),
+    let mut text = match s.strip_suffix("+00:00") {
+        Some(body) => format!("{body}Z"),
+        None => s.to_string(),
     };
-    let mut tp = hms.splitn(3, ':');
-    let hh: u64 = num(tp.next()?, 2)?;
-    let mm: u64 = num(tp.next()?, 2)?;
-    let ss: u64 = num(tp.next()?, 2)?;
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) || hh > 23 || mm > 59 || ss > 60
-    {
-        return None;
+    if text.as_bytes().get(10) == Some(&b' ') {
+        text.replace_range(10..11, "T");
     }
-    let days = days_from_civil(y, m, d);
-    if days < 0 {
-        return None;
-    }
-    let nanos: u32 = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().chain("000000000".chars()).take(9).collect();
-        digits.parse().ok()?
-    };
-    let secs = days as u64 * 86_400 + hh * 3600 + mm * 60 + ss;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
-}
-
-fn num<T: std::str::FromStr>(s: &str, len: usize) -> Option<T> {
-    if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().ok()
-    } else {
-        None
-    }
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days-from-civil and its inverse, for the proleptic Gregorian calendar.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let parsed = DateTime::from_str(&text, Format::DateTime).ok()?;
+    let t = SystemTime::try_from(parsed).ok()?;
+    (t >= UNIX_EPOCH).then_some(t)
 }
 
 /// What the daemon knows about one vend beyond the keys themselves.
@@ -304,6 +252,23 @@ mod tests {
     }
 
     #[test]
+    fn format_clamps_times_it_cannot_print() {
+        let before_epoch = UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(format_timestamp(before_epoch), "1970-01-01T00:00:00Z");
+        let year_10000 = UNIX_EPOCH + Duration::from_secs(LATEST_FORMATTABLE_SECS + 86_400);
+        assert_eq!(format_timestamp(year_10000), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn parse_keeps_accepting_space_separator_and_whitespace() {
+        let t = parse_timestamp("2026-11-23T12:00:00Z");
+        assert!(t.is_some());
+        assert_eq!(parse_timestamp("2026-11-23 12:00:00Z"), t);
+        assert_eq!(parse_timestamp("2026-11-23t12:00:00Z"), t);
+        assert_eq!(parse_timestamp(" 2026-11-23T12:00:00Z\n"), t);
+    }
+
+    #[test]
     fn parse_rejects_malformed_timestamps() {
         for bad in [
             "",
@@ -315,6 +280,8 @@ mod tests {
             "2026-11-23T12:00:00.Z",
             "26-11-23T12:00:00Z",
             "2026-11-23T12:00:00+02:00",
+            "2026-11-23T12:00:00z",
+            "1969-12-31T23:59:59Z",
             "yesterday",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad:?}");

@@ -55,32 +55,24 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("grantd-fs-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn writes_whole_with_the_mode_and_leaves_no_temporary() {
-        let d = scratch("whole");
-        let path = d.join("addr");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("addr");
         write_atomic(&path, b"127.0.0.1:7911", 0o600).unwrap();
         write_atomic(&path, b"127.0.0.1:7912", 0o600).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"127.0.0.1:7912");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
-        let _ = std::fs::remove_dir_all(d);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
     fn replaces_a_symlink_instead_of_writing_through_it() {
-        let d = scratch("link");
-        let victim = d.join("victim");
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
         std::fs::write(&victim, b"keep me").unwrap();
-        let path = d.join("addr");
+        let path = dir.path().join("addr");
         std::os::unix::fs::symlink(&victim, &path).unwrap();
         write_atomic(&path, b"new", 0o600).unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
@@ -91,6 +83,5 @@ mod tests {
                 .file_type()
                 .is_symlink()
         );
-        let _ = std::fs::remove_dir_all(d);
     }
 }
