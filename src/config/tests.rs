@@ -296,3 +296,117 @@ fn endpoints_follow_the_sdk_variables() {
         "{errors:?}"
     );
 }
+
+/// Every problem line, word for word and in order, with the file path
+/// replaced by `FILE`: the wording is part of the contract.
+fn problems_of(text: &str, flags: Flags, e: &[(&str, &str)]) -> Vec<String> {
+    let f = file(text);
+    let name = f.0.display().to_string();
+    let flags = Flags {
+        config: Some(f.0.clone()),
+        ..flags
+    };
+    resolve(&flags, &env(e))
+        .unwrap_err()
+        .into_iter()
+        .map(|p| p.replace(&name, "FILE"))
+        .collect()
+}
+
+#[test]
+fn problems_are_worded_as_the_contract_shows() {
+    let text = r#"
+colour = "blue"
+listen = 7911
+allow_remote = "sometimes"
+addr_file = true
+account_id = "12"
+region = "Mars"
+imds = 1
+imds_list_all_profiles = "perhaps"
+log_format = "xml"
+log_level = "[["
+max_entries = -1
+max_connections = "many"
+max_new_scopes_per_second = 100001
+default_profile = "ghost"
+shape = 1
+
+[profiles."bad name!"]
+target = 5
+permission = "READ"
+
+[profiles.flat]
+target = "s3://bucket/flat/*"
+permission = "READ"
+duration_seconds = "long"
+account_id = "1"
+region = "-x"
+privilege = 3
+"#;
+    let got = problems_of(
+        text,
+        Flags::default(),
+        &[("AWS_ENDPOINT_URL", "ftp://x"), ("GRANTD_IMDS", "later")],
+    );
+    let want = [
+        "FILE: unknown key \"colour\"",
+        "FILE: unknown key \"shape\"",
+        "FILE: allow_remote: expected true or false, got string",
+        "FILE: listen: expected a string, got integer",
+        "FILE: addr_file: expected a string, got boolean",
+        "FILE: account_id: expected a 12-digit AWS account id",
+        "FILE: region: expected an AWS region such as us-east-1",
+        "GRANTD_IMDS: expected true or false, got \"later\"",
+        "FILE: imds_list_all_profiles: expected true or false, got string",
+        "FILE: log_format: expected text or json, got \"xml\"",
+        "FILE: max_entries: expected a whole number from 1 to 10000000",
+        "FILE: max_connections: expected a whole number from 1 to 65536",
+        "FILE: max_new_scopes_per_second: expected a whole number from 1 to 100000",
+        "FILE: profiles.bad name!: profile names may hold only A-Z, a-z, 0-9, '.', '_' and '-' (at most 64)",
+        "FILE: profiles.bad name!.target: expected a string, got integer",
+        "FILE: profiles.bad name!: missing target (e.g. target = \"s3://bucket/prefix/*\")",
+        "FILE: profiles.flat.privilege: expected a string, got integer",
+        "FILE: profiles.flat.duration_seconds: expected a whole number from 900 to 43200",
+        "FILE: profiles.flat.account_id: expected a 12-digit AWS account id",
+        "FILE: profiles.flat.region: expected an AWS region such as us-east-1",
+        "FILE: default_profile: no profile named \"ghost\"",
+        // Once for S3 Control and once for STS, as both fall back to it.
+        "AWS_ENDPOINT_URL: expected an http:// or https:// URL, got \"ftp://x\"",
+        "AWS_ENDPOINT_URL: expected an http:// or https:// URL, got \"ftp://x\"",
+    ];
+    // The filter's own reason comes from tracing-subscriber; only its place is ours.
+    let mut got = got;
+    let log_level = got
+        .iter()
+        .position(|p| p.starts_with("FILE: log_level: invalid log filter \"[[\": "));
+    assert_eq!(log_level, Some(10), "{got:#?}");
+    got.remove(10);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn profile_sections_that_are_not_tables_are_reported() {
+    assert_eq!(
+        problems_of("profiles = 5\n", Flags::default(), &[]),
+        ["FILE: profiles: expected a table of [profiles.NAME] sections"]
+    );
+    assert_eq!(
+        problems_of("[profiles]\na = 1\n", Flags::default(), &[]),
+        ["FILE: profiles.a: expected a table"]
+    );
+    assert_eq!(
+        problems_of(
+            "",
+            Flags {
+                listen: Some("localhost:x".into()),
+                ..Flags::default()
+            },
+            &[("GRANTD_MAX_ENTRIES", "0")]
+        ),
+        [
+            "--listen: invalid port in \"localhost:x\"",
+            "GRANTD_MAX_ENTRIES: expected a whole number from 1 to 10000000"
+        ]
+    );
+}
