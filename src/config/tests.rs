@@ -10,36 +10,15 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
-fn file(text: &str) -> tempfile_lite::TempFile {
-    tempfile_lite::TempFile::with(text)
-}
-
-/// A minimal temp file helper, so tests need no extra crate.
-mod tempfile_lite {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    pub struct TempFile(pub PathBuf);
-
-    impl TempFile {
-        pub fn with(text: &str) -> TempFile {
-            static N: AtomicU32 = AtomicU32::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "grantd-config-test-{}-{}.toml",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let mut f = std::fs::File::create(&path).unwrap();
-            super::Write::write_all(&mut f, text.as_bytes()).unwrap();
-            TempFile(path)
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
+/// A config file holding `text`, removed when dropped.
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new()
+        .prefix("grantd-config-test-")
+        .suffix(".toml")
+        .tempfile()
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
 }
 
 #[test]
@@ -77,7 +56,7 @@ fn flag_beats_env_beats_file() {
         "listen = \"127.0.0.1:1001\"\nregion = \"eu-west-1\"\naccount_id = \"111122223333\"\n",
     );
     let flags = Flags {
-        config: Some(f.0.clone()),
+        config: Some(f.path().to_path_buf()),
         listen: Some("127.0.0.1:1003".into()),
         ..Flags::default()
     };
@@ -105,7 +84,7 @@ fn config_file_comes_from_grantd_config_too() {
     let f = file("[profiles.a]\ntarget = \"s3://bucket/a/*\"\npermission = \"READ\"\n");
     let s = resolve(
         &Flags::default(),
-        &env(&[("GRANTD_CONFIG", f.0.to_str().unwrap())]),
+        &env(&[("GRANTD_CONFIG", f.path().to_str().unwrap())]),
     )
     .unwrap();
     assert_eq!(s.profiles.len(), 1);
@@ -137,7 +116,7 @@ extra = 1
     );
     let errors = resolve(
         &Flags {
-            config: Some(f.0.clone()),
+            config: Some(f.path().to_path_buf()),
             region: Some("Mars 1".into()),
             ..Flags::default()
         },
@@ -170,7 +149,7 @@ fn invalid_toml_names_the_line() {
     let f = file("listen = \"127.0.0.1:1\"\nregion = \n");
     let errors = resolve(
         &Flags {
-            config: Some(f.0.clone()),
+            config: Some(f.path().to_path_buf()),
             ..Flags::default()
         },
         &env(&[]),
@@ -226,7 +205,7 @@ region = "eu-west-1"
     let f = file(text);
     let s = resolve(
         &Flags {
-            config: Some(f.0.clone()),
+            config: Some(f.path().to_path_buf()),
             ..Flags::default()
         },
         &env(&[]),
@@ -244,7 +223,7 @@ region = "eu-west-1"
     let e = env(&[("GRANTD_DEFAULT_PROFILE", "product")]);
     let s = resolve(
         &Flags {
-            config: Some(f.0.clone()),
+            config: Some(f.path().to_path_buf()),
             ..Flags::default()
         },
         &e,
@@ -256,7 +235,7 @@ region = "eu-west-1"
     let e = env(&[("GRANTD_DEFAULT_PROFILE", "nope")]);
     let errors = resolve(
         &Flags {
-            config: Some(f.0.clone()),
+            config: Some(f.path().to_path_buf()),
             ..Flags::default()
         },
         &e,
@@ -301,9 +280,9 @@ fn endpoints_follow_the_sdk_variables() {
 /// replaced by `FILE`: the wording is part of the contract.
 fn problems_of(text: &str, flags: Flags, e: &[(&str, &str)]) -> Vec<String> {
     let f = file(text);
-    let name = f.0.display().to_string();
+    let name = f.path().display().to_string();
     let flags = Flags {
-        config: Some(f.0.clone()),
+        config: Some(f.path().to_path_buf()),
         ..flags
     };
     resolve(&flags, &env(e))
