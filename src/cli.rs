@@ -1,6 +1,7 @@
 //! The command line: `serve`, `env`, `creds`, `check`, `emulate`, `demo`.
 //!
-//! Parses arguments, initialises logging, and hands each command to its module.
+//! Parses arguments, initialises logging (through [`crate::logging`]), and
+//! hands each command to its module.
 //! Exit codes: 0 success, 1 failure, 64 bad configuration, 69 daemon unreachable.
 
 use std::io::Write;
@@ -10,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::client::{self, EXIT_UNAVAILABLE, Format, Selection};
 use crate::config::{self, Flags, LogFormat, ProcessEnv, Settings};
 use crate::daemon::{self, EXIT_CONFIG};
+use crate::logging;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -121,7 +123,7 @@ async fn run(command: Command) -> i32 {
         Command::Creds(args) => creds(args).await,
         Command::Ready(args) => ready(args).await,
         Command::Emulate(args) => {
-            init_logging(LogFormat::Text, None, "info");
+            logging::init(LogFormat::Text, None, "info");
             grantd_emulator::main(args).await
         }
         Command::Demo(args) => crate::demo::main(args).await,
@@ -149,27 +151,12 @@ fn report_config_errors(errors: &[String]) {
     }
 }
 
-/// Logs go to stderr; the level comes from the settings, else `RUST_LOG`, else `default`.
-pub fn init_logging(format: LogFormat, level: Option<&str>, default: &str) {
-    let filter = level
-        .map(tracing_subscriber::EnvFilter::new)
-        .or_else(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-}
-
 async fn serve(flags: Flags) -> i32 {
     let settings = match resolve(&flags) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    init_logging(settings.log_format, settings.log_level.as_deref(), "info");
+    logging::init(settings.log_format, settings.log_level.as_deref(), "info");
     let shutdown = match grantd_common::shutdown::signal() {
         Ok(s) => s,
         Err(e) => {

@@ -49,7 +49,7 @@ fn say(line: impl AsRef<str>) {
 }
 
 pub async fn main(args: DemoArgs) -> i32 {
-    crate::cli::init_logging(LogFormat::Text, None, "warn");
+    crate::logging::init(LogFormat::Text, None, "warn");
     match walkthrough(args).await {
         Ok(()) => 0,
         Err(e) => {

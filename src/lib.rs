@@ -15,7 +15,7 @@
 //!
 //! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
-//! [`cli`] and [`demo`].
+//! [`logging`] (the stderr subscriber), [`cli`] and [`demo`].
 //!
 //! Two crates of the workspace sit beside this one. `grantd-common` holds what
 //! the daemon shares with the emulator, re-exported here as [`scope`] (S3 URIs,
@@ -31,6 +31,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod logging;
 pub mod metrics;
 pub mod profile;
 pub mod server;

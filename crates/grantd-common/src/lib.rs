@@ -8,7 +8,7 @@
 //!   and [`scope::DataAccessRequest`], the one question a `GetDataAccess` asks.
 //! - [`credentials`]: the redacting credentials type and its wire formats.
 //! - [`clock`]: injectable wall time (the one sanctioned `SystemTime::now`).
-//! - [`fields`]: reading TOML/JSON tables while collecting every problem.
+//! - [`fields`]: reading TOML/JSON tables and settings while collecting every problem.
 //! - [`fs`]: writing a small file atomically, without following links.
 //! - [`shutdown`]: the SIGTERM/SIGINT future both servers stop on.
 
