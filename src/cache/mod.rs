@@ -20,26 +20,29 @@
 //! - All freshness decisions use the injected [`Clock`](crate::clock::Clock);
 //!   all waiting uses `tokio::time`, so tests run on a paused clock.
 
+mod entry;
 mod error;
 mod grant_index;
 
+pub use entry::Vended;
 pub use error::{CacheError, CacheErrorKind};
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use tracing::{debug, info, warn};
 
+use self::entry::Entry;
 use self::grant_index::GrantIndex;
 use crate::clock::SharedClock;
-use crate::credentials::{Credentials, GrantInfo, format_timestamp};
+use crate::credentials::format_timestamp;
 use crate::metrics::{Metrics, ScopeExpiry};
 use crate::scope::{DataAccessRequest, Privilege};
-use crate::upstream::{DataAccess, ErrorKind, Upstream, UpstreamError};
+use crate::upstream::{ErrorKind, Upstream, UpstreamError};
 
 /// Tunables of the cache. Every default is named in its field's doc.
 #[derive(Clone, Debug)]
@@ -89,37 +92,6 @@ impl Default for CacheSettings {
     }
 }
 
-/// Credentials as served, with what the daemon knows about them.
-#[derive(Debug)]
-pub struct Vended {
-    pub credentials: Credentials,
-    pub info: GrantInfo,
-    /// When the daemon received them.
-    pub issued_at: SystemTime,
-    /// When the refresher renews them (half-life plus jitter).
-    pub refresh_at: SystemTime,
-}
-
-impl Vended {
-    fn new(access: DataAccess, issued_at: SystemTime, settings: &CacheSettings) -> Vended {
-        let refresh_at = refresh_time(
-            issued_at,
-            access.credentials.expiration,
-            fastrand::f64(),
-            settings,
-        );
-        Vended {
-            info: GrantInfo {
-                account_id: Some(access.account_id),
-                matched_grant_target: access.matched_grant_target.map(|t| t.to_string()),
-            },
-            credentials: access.credentials,
-            issued_at,
-            refresh_at,
-        }
-    }
-}
-
 /// When to renew credentials issued at `issued` that expire at `expiration`.
 ///
 /// Once half the lifetime has passed, spread by `jitter` (0..1) over a window
@@ -144,53 +116,6 @@ pub fn refresh_time(
         .checked_sub(settings.serve_floor + Duration::from_secs(5))
         .unwrap_or(issued);
     candidate.min(latest).max(issued + Duration::from_secs(1))
-}
-
-struct Entry {
-    /// What this entry answers: for `Default`, the request with the matched grant as target.
-    key: DataAccessRequest,
-    /// The request that created it; refreshes repeat exactly what succeeded.
-    origin: DataAccessRequest,
-    /// Swapped whole on refresh; readers clone the `Arc` and let go at once.
-    current: RwLock<Arc<Vended>>,
-    /// Unix seconds of the last request served from this entry.
-    last_used: AtomicU64,
-}
-
-impl Entry {
-    fn current(&self) -> Arc<Vended> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    fn replace(&self, vended: Arc<Vended>) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = vended;
-    }
-
-    fn touch(&self, now: SystemTime) {
-        self.last_used.store(unix_secs(now), Ordering::Relaxed);
-    }
-
-    /// Nobody asked during a whole lifetime of the current credentials (plus grace):
-    /// every client that fetched earlier holds credentials that have expired.
-    fn idle(&self, now: SystemTime, grace: Duration) -> bool {
-        let v = self.current();
-        let life = v
-            .credentials
-            .expiration
-            .duration_since(v.issued_at)
-            .unwrap_or(Duration::ZERO);
-        let unused = unix_secs(now).saturating_sub(self.last_used.load(Ordering::Relaxed));
-        unused > (life + grace).as_secs()
-    }
-}
-
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 type Load = Shared<BoxFuture<'static, Result<Arc<Vended>, CacheError>>>;
@@ -490,12 +415,12 @@ impl Inner {
         self.denials.invalidate(request);
         let now = self.clock.now();
         let entry = self.entries.entry(key.clone()).or_insert_with(|| {
-            Arc::new(Entry {
-                key: key.clone(),
-                origin: request.clone(),
-                current: RwLock::new(vended.clone()),
-                last_used: AtomicU64::new(unix_secs(now)),
-            })
+            Arc::new(Entry::new(
+                key.clone(),
+                request.clone(),
+                vended.clone(),
+                now,
+            ))
         });
         if entry.is_fresh() {
             if key.privilege == Privilege::Default {
