@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{CacheSettings, refresh_time};
+use super::CacheSettings;
+use super::refresh::refresh_time;
 use crate::credentials::{Credentials, GrantInfo};
 use crate::scope::DataAccessRequest;
 use crate::upstream::DataAccess;
