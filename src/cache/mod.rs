@@ -23,6 +23,7 @@
 mod entry;
 mod error;
 mod grant_index;
+mod limiter;
 mod refresh;
 
 pub use entry::Vended;
@@ -40,6 +41,7 @@ use tracing::{debug, info, warn};
 
 use self::entry::Entry;
 use self::grant_index::GrantIndex;
+use self::limiter::LoadLimiter;
 use self::refresh::refresher;
 use crate::clock::SharedClock;
 use crate::credentials::format_timestamp;
@@ -103,12 +105,6 @@ struct Denial {
     until: SystemTime,
 }
 
-/// A token bucket on the injected clock.
-struct Limiter {
-    tokens: f64,
-    last: SystemTime,
-}
-
 struct Inner {
     upstream: Arc<dyn Upstream>,
     clock: SharedClock,
@@ -120,7 +116,7 @@ struct Inner {
     /// Loads under way, by request. Held only to look up or insert, never across an await.
     inflight: Mutex<HashMap<DataAccessRequest, Load>>,
     denials: moka::sync::Cache<DataAccessRequest, Denial>,
-    limiter: Mutex<Limiter>,
+    limiter: LoadLimiter,
 }
 
 /// The credential cache. Cheap to clone; clones share everything.
@@ -153,10 +149,7 @@ impl Cache {
             .max_capacity(settings.max_denials)
             .time_to_live(settings.denial_ttl)
             .build();
-        let limiter = Mutex::new(Limiter {
-            tokens: settings.load_burst,
-            last: clock.now(),
-        });
+        let limiter = LoadLimiter::new(settings.loads_per_second, settings.load_burst, clock.now());
         Cache {
             inner: Arc::new(Inner {
                 upstream,
@@ -215,7 +208,7 @@ impl Cache {
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(load.clone());
         }
-        if !inner.take_load_token() {
+        if !inner.limiter.take(inner.clock.now()) {
             inner.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
             warn!(scope = %request, "upstream load refused by the daemon's rate limit");
             return Err(CacheError::new(
@@ -291,21 +284,6 @@ impl Inner {
             self.entries.get(&key)
         } else {
             self.entries.get(request)
-        }
-    }
-
-    fn take_load_token(&self) -> bool {
-        let now = self.clock.now();
-        let mut l = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
-        let elapsed = now.duration_since(l.last).unwrap_or(Duration::ZERO);
-        l.last = now;
-        l.tokens = (l.tokens + elapsed.as_secs_f64() * self.settings.loads_per_second)
-            .min(self.settings.load_burst);
-        if l.tokens >= 1.0 {
-            l.tokens -= 1.0;
-            true
-        } else {
-            false
         }
     }
 
