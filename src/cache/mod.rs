@@ -20,6 +20,7 @@
 //! - All freshness decisions use the injected [`Clock`](crate::clock::Clock);
 //!   all waiting uses `tokio::time`, so tests run on a paused clock.
 
+mod denials;
 mod entry;
 mod error;
 mod grant_index;
@@ -33,12 +34,13 @@ pub use refresh::refresh_time;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use tracing::{debug, info, warn};
 
+use self::denials::Denials;
 use self::entry::Entry;
 use self::grant_index::GrantIndex;
 use self::limiter::LoadLimiter;
@@ -99,12 +101,6 @@ impl Default for CacheSettings {
 
 type Load = Shared<BoxFuture<'static, Result<Arc<Vended>, CacheError>>>;
 
-#[derive(Clone)]
-struct Denial {
-    error: CacheError,
-    until: SystemTime,
-}
-
 struct Inner {
     upstream: Arc<dyn Upstream>,
     clock: SharedClock,
@@ -115,7 +111,7 @@ struct Inner {
     grants: Arc<RwLock<GrantIndex>>,
     /// Loads under way, by request. Held only to look up or insert, never across an await.
     inflight: Mutex<HashMap<DataAccessRequest, Load>>,
-    denials: moka::sync::Cache<DataAccessRequest, Denial>,
+    denials: Denials,
     limiter: LoadLimiter,
 }
 
@@ -145,10 +141,7 @@ impl Cache {
                 }
             })
             .build();
-        let denials = moka::sync::Cache::builder()
-            .max_capacity(settings.max_denials)
-            .time_to_live(settings.denial_ttl)
-            .build();
+        let denials = Denials::new(settings.max_denials, settings.denial_ttl);
         let limiter = LoadLimiter::new(settings.loads_per_second, settings.load_burst, clock.now());
         Cache {
             inner: Arc::new(Inner {
@@ -179,12 +172,10 @@ impl Cache {
                 return Ok(vended);
             }
         }
-        if let Some(denial) = inner.denials.get(request)
-            && denial.until > now
-        {
+        if let Some(denial) = inner.denials.get(request, now) {
             inner.metrics.denials_served.fetch_add(1, Ordering::Relaxed);
             debug!(scope = %request, "denial served from cache");
-            return Err(denial.error);
+            return Err(denial);
         }
         inner.metrics.miss();
         let load = self.load(request)?;
@@ -350,10 +341,8 @@ impl Inner {
     }
 
     fn remember_denial(&self, request: &DataAccessRequest, e: &UpstreamError) {
-        let until = self.clock.now() + self.settings.denial_ttl;
-        let error = CacheError::from(e.clone());
         self.denials
-            .insert(request.clone(), Denial { error, until });
+            .remember(request, CacheError::from(e.clone()), self.clock.now());
     }
 
     /// Stores fresh credentials under their entry key, starting its refresher
@@ -367,7 +356,7 @@ impl Inner {
             },
             _ => request.clone(),
         };
-        self.denials.invalidate(request);
+        self.denials.forget(request);
         let now = self.clock.now();
         let entry = self.entries.entry(key.clone()).or_insert_with(|| {
             Arc::new(Entry::new(
