@@ -26,15 +26,16 @@ mod error;
 mod grant_index;
 mod limiter;
 mod refresh;
+pub mod settings;
 
 pub use entry::Vended;
 pub use error::{CacheError, CacheErrorKind};
 pub use refresh::refresh_time;
+pub use settings::CacheSettings;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
@@ -50,54 +51,6 @@ use crate::credentials::format_timestamp;
 use crate::metrics::{Metrics, ScopeExpiry};
 use crate::scope::{DataAccessRequest, Privilege};
 use crate::upstream::{ErrorKind, Upstream, UpstreamError};
-
-/// Tunables of the cache. Every default is named in its field's doc.
-#[derive(Clone, Debug)]
-pub struct CacheSettings {
-    /// Most scopes held at once. Defaults to 10,000.
-    pub max_entries: u64,
-    /// Never serve credentials with less life left than this. Defaults to 60 s.
-    pub serve_floor: Duration,
-    /// Refresh before this much life remains, when the lifetime allows. Defaults to 20 min.
-    pub refresh_floor: Duration,
-    /// How long a terminal answer (AccessDenied) is remembered. Defaults to 30 s.
-    pub denial_ttl: Duration,
-    /// Most remembered denials. Defaults to 3,000.
-    pub max_denials: u64,
-    /// How long a request waits for a cold load before answering 503 while the
-    /// load goes on. Defaults to 4.5 s (the Rust SDK reads for 5 s).
-    pub miss_wait: Duration,
-    /// First retry delay after a failed refresh. Defaults to 1 s.
-    pub retry_base: Duration,
-    /// Longest retry delay. Defaults to 30 s.
-    pub retry_max: Duration,
-    /// A scope unused for its credentials' lifetime plus this is dropped. Defaults to 5 min.
-    pub idle_grace: Duration,
-    /// New upstream loads allowed per second from requests (refreshes are not
-    /// counted): GetDataAccess has no published quota, so it is treated as scarce.
-    /// Defaults to 20.
-    pub loads_per_second: f64,
-    /// Burst of new loads above the rate. Defaults to 100.
-    pub load_burst: f64,
-}
-
-impl Default for CacheSettings {
-    fn default() -> Self {
-        CacheSettings {
-            max_entries: 10_000,
-            serve_floor: Duration::from_secs(60),
-            refresh_floor: Duration::from_secs(20 * 60),
-            denial_ttl: Duration::from_secs(30),
-            max_denials: 3_000,
-            miss_wait: Duration::from_millis(4_500),
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(30),
-            idle_grace: Duration::from_secs(5 * 60),
-            loads_per_second: 20.0,
-            load_burst: 100.0,
-        }
-    }
-}
 
 type Load = Shared<BoxFuture<'static, Result<Arc<Vended>, CacheError>>>;
 
