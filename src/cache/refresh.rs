@@ -122,3 +122,38 @@ impl Inner {
         capped / 2 + capped.mul_f64(fastrand::f64() / 2.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn start() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_795_435_200)
+    }
+
+    #[test]
+    fn refresh_time_lies_between_half_life_and_twenty_minutes_left() {
+        let s = CacheSettings::default();
+        let issued = start();
+        let hour = issued + 60 * MIN;
+        assert_eq!(refresh_time(issued, hour, 0.0, &s), issued + 30 * MIN);
+        assert_eq!(refresh_time(issued, hour, 1.0, &s), issued + 36 * MIN);
+        let twelve_hours = issued + 720 * MIN;
+        assert_eq!(
+            refresh_time(issued, twelve_hours, 1.0, &s),
+            issued + 432 * MIN
+        );
+        // Too short to refresh before 20 minutes remain: half-life plus a little.
+        let quarter = issued + 15 * MIN;
+        let at = refresh_time(issued, quarter, 1.0, &s);
+        assert!(at >= issued + Duration::from_secs(450) && at <= issued + Duration::from_secs(495));
+        // Never past the serve floor, never before issue.
+        let short = issued + Duration::from_secs(100);
+        assert!(refresh_time(issued, short, 1.0, &s) <= short - Duration::from_secs(60));
+        assert!(refresh_time(issued, issued, 0.5, &s) > issued);
+    }
+}
