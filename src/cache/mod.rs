@@ -174,10 +174,10 @@ impl Cache {
         });
         let load = async move {
             handle.await.unwrap_or_else(|e| {
-                Err(CacheError::new(
-                    CacheErrorKind::Internal,
-                    format!("load task failed: {e}"),
-                ))
+                Err(
+                    CacheError::new(CacheErrorKind::Internal, format!("load task failed: {e}"))
+                        .with_cause(e),
+                )
             })
         }
         .boxed()
@@ -282,20 +282,23 @@ impl Inner {
                 Ok(vended)
             }
             Err(e) => {
-                if e.is_terminal() {
+                let terminal = e.is_terminal();
+                if terminal {
                     info!(scope = %request, code = %e.code, reason = %e.message, "denied");
-                    self.remember_denial(request, &e);
                 } else {
                     warn!(scope = %request, code = %e.code, error = %e.message, "upstream error");
                 }
-                Err(e.into())
+                let error = CacheError::from(e);
+                if terminal {
+                    self.remember_denial(request, error.clone());
+                }
+                Err(error)
             }
         }
     }
 
-    fn remember_denial(&self, request: &DataAccessRequest, e: &UpstreamError) {
-        self.denials
-            .remember(request, CacheError::from(e.clone()), self.clock.now());
+    fn remember_denial(&self, request: &DataAccessRequest, error: CacheError) {
+        self.denials.remember(request, error, self.clock.now());
     }
 
     /// Stores fresh credentials under their entry key, starting its refresher

@@ -87,7 +87,7 @@ pub(super) async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
             Err(e) if e.is_terminal() => {
                 inner.metrics.refresh("terminal");
                 warn!(scope = %entry.key, code = %e.code, reason = %e.message, "refresh refused; evicting");
-                inner.remember_denial(&entry.origin, &e);
+                inner.remember_denial(&entry.origin, e.into());
                 inner.evict(&entry, "refused");
                 return;
             }

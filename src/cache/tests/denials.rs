@@ -14,7 +14,9 @@ async fn access_denied_is_remembered_briefly() {
         first.message
     );
     let second = h.cache.get(&scope).await.unwrap_err();
-    assert_eq!(second, first);
+    assert_eq!((second.kind, &second.message), (first.kind, &first.message));
+    let cause = std::error::Error::source(&second).and_then(|s| s.downcast_ref::<UpstreamError>());
+    assert_eq!(cause.map(|c| c.code.as_str()), Some("AccessDenied"));
     assert_eq!(h.upstream.calls(), 1);
     tokio::time::sleep(Duration::from_secs(31)).await;
     h.cache.get(&scope).await.unwrap_err();
