@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+mod backoff;
 pub mod cache;
 pub mod cli;
 pub mod client;

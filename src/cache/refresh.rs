@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use super::entry::Entry;
 use super::{CacheSettings, Inner};
+use crate::backoff::Backoff;
 use crate::credentials::format_timestamp;
 
 /// When to renew credentials issued at `issued` that expire at `expiration`.
@@ -94,7 +95,8 @@ pub(super) async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
             Err(e) => {
                 inner.metrics.refresh("failed");
                 failures += 1;
-                let delay = inner.backoff(failures);
+                let delay = Backoff::new(inner.settings.retry_base, inner.settings.retry_max)
+                    .jittered(failures, fastrand::f64());
                 let left = entry.current().credentials.remaining(now);
                 warn!(
                     scope = %entry.key,
@@ -108,18 +110,6 @@ pub(super) async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
                 retry_at = Some(now + delay);
             }
         }
-    }
-}
-
-impl Inner {
-    fn backoff(&self, failures: u32) -> Duration {
-        let exp = self
-            .settings
-            .retry_base
-            .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-        let capped = exp.min(self.settings.retry_max);
-        // "Equal jitter": half fixed, half random, so retries never bunch at zero.
-        capped / 2 + capped.mul_f64(fastrand::f64() / 2.0)
     }
 }
 
