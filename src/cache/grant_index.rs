@@ -76,6 +76,12 @@ impl GrantIndex {
         }
     }
 
+    /// Every indexed entry key, for tests that hold the index to the entries.
+    #[cfg(test)]
+    pub(super) fn keys(&self) -> impl Iterator<Item = &DataAccessRequest> {
+        self.by_prefix.values().flatten().chain(&self.other)
+    }
+
     pub(super) fn remove(&mut self, key: &DataAccessRequest) {
         match slash_prefix(key) {
             Some(prefix) => {
@@ -88,5 +94,98 @@ impl GrantIndex {
             }
             None => self.other.retain(|k| k != key),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::{Permission, S3Target};
+
+    fn req(target: &str, permission: Permission) -> DataAccessRequest {
+        DataAccessRequest::new(S3Target::parse(target).unwrap(), permission)
+    }
+
+    fn index(grants: &[&str]) -> GrantIndex {
+        let mut index = GrantIndex::default();
+        for grant in grants {
+            index.add(&req(grant, Permission::Read));
+        }
+        index
+    }
+
+    fn found(index: &GrantIndex, target: &str) -> Option<String> {
+        index
+            .find(&req(target, Permission::Read))
+            .map(|k| k.target.to_string())
+    }
+
+    #[test]
+    fn the_longest_containing_grant_is_found() {
+        let index = index(&["s3://bkt/p/*", "s3://bkt/p/q/*"]);
+        assert_eq!(
+            found(&index, "s3://bkt/p/q/r/x").as_deref(),
+            Some("s3://bkt/p/q/*")
+        );
+        assert_eq!(
+            found(&index, "s3://bkt/p/other").as_deref(),
+            Some("s3://bkt/p/*")
+        );
+        assert_eq!(
+            found(&index, "s3://bkt/p/q/*").as_deref(),
+            Some("s3://bkt/p/q/*")
+        );
+        assert_eq!(found(&index, "s3://bkt/pq/x"), None);
+        assert_eq!(found(&index, "s3://other/p/x"), None);
+    }
+
+    #[test]
+    fn grants_not_ending_in_a_slash_are_scanned() {
+        let index = index(&[
+            "s3://bkt/User*",
+            "s3://bkt/UserA/report.csv",
+            "s3://bkt/UserA/*",
+        ]);
+        assert_eq!(
+            found(&index, "s3://bkt/UserA/report.csv").as_deref(),
+            Some("s3://bkt/UserA/report.csv")
+        );
+        assert_eq!(
+            found(&index, "s3://bkt/UserA/x").as_deref(),
+            Some("s3://bkt/UserA/*")
+        );
+        assert_eq!(
+            found(&index, "s3://bkt/UserZ/x").as_deref(),
+            Some("s3://bkt/User*")
+        );
+    }
+
+    #[test]
+    fn only_a_request_of_the_same_class_matches() {
+        let index = index(&["s3://bkt/p/*"]);
+        let write = req("s3://bkt/p/x", Permission::Write);
+        assert_eq!(index.find(&write), None);
+        let mut longer = req("s3://bkt/p/x", Permission::Read);
+        longer.duration_seconds = Some(900);
+        assert_eq!(index.find(&longer), None);
+    }
+
+    #[test]
+    fn removed_grants_are_gone_and_leave_no_empty_slot() {
+        let mut index = index(&["s3://bkt/p/*", "s3://bkt/User*"]);
+        index.remove(&req("s3://bkt/p/*", Permission::Read));
+        index.remove(&req("s3://bkt/User*", Permission::Read));
+        assert_eq!(found(&index, "s3://bkt/p/x"), None);
+        assert_eq!(found(&index, "s3://bkt/UserA"), None);
+        assert_eq!(index.keys().count(), 0);
+        assert!(index.by_prefix.is_empty());
+    }
+
+    #[test]
+    fn adding_a_grant_twice_indexes_it_once() {
+        let mut index = index(&["s3://bkt/p/*", "s3://bkt/User*"]);
+        index.add(&req("s3://bkt/p/*", Permission::Read));
+        index.add(&req("s3://bkt/User*", Permission::Read));
+        assert_eq!(index.keys().count(), 2);
     }
 }
