@@ -133,29 +133,49 @@ async fn grants_not_ending_in_a_slash_are_found_too() {
     assert_eq!(upstream.calls(), 2);
 }
 
+/// Targets in the grant index and targets of the cached entries, each sorted,
+/// after the cache has run its pending evictions.
+fn index_and_entries(cache: &Cache) -> (Vec<String>, Vec<String>) {
+    cache.inner.entries.run_pending_tasks();
+    let mut indexed: Vec<String> = (cache.inner.grants.read().unwrap())
+        .keys()
+        .map(|k| k.target.to_string())
+        .collect();
+    let mut cached: Vec<String> = (cache.inner.entries.iter())
+        .map(|(k, _)| k.target.to_string())
+        .collect();
+    indexed.sort();
+    cached.sort();
+    (indexed, cached)
+}
+
 #[tokio::test(start_paused = true)]
 async fn evicted_grants_leave_the_index() {
     let h = harness_with(CacheSettings {
         max_entries: 1,
         ..CacheSettings::default()
     });
+    for (target, permission) in [
+        ("s3://bucket/UserA/x", Permission::ReadWrite),
+        // The narrower grant first, so the broader one cannot answer for it.
+        ("s3://bucket/Product/special/b", Permission::Read),
+        ("s3://bucket/Product/a", Permission::Read),
+    ] {
+        h.cache.get(&req(target, permission)).await.unwrap();
+    }
+    let (indexed, cached) = index_and_entries(&h.cache);
+    assert_eq!(h.upstream.calls(), 3, "three grants were cached");
+    assert!(cached.len() <= 1, "the bound evicted: {cached:?}");
+    assert_eq!(indexed, cached, "the index holds exactly the live entries");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_grant_leaves_the_index() {
+    let h = harness();
     h.cache.get(&user_a()).await.unwrap();
-    h.cache
-        .get(&req("s3://bucket/Product/a", Permission::Read))
-        .await
-        .unwrap();
-    assert_eq!(h.cache.len(), 1);
-    h.cache
-        .get(&req("s3://bucket/UserA/b", Permission::ReadWrite))
-        .await
-        .unwrap();
-    h.cache
-        .get(&req("s3://bucket/Product/c", Permission::Read))
-        .await
-        .unwrap();
-    assert!(h.cache.len() <= 1);
-    assert!(
-        h.upstream.calls() >= 3,
-        "an evicted grant was served from the index"
-    );
+    assert_eq!(index_and_entries(&h.cache).0, ["s3://bucket/UserA/*"]);
+    h.upstream.fail_always(denied());
+    tokio::time::sleep(37 * MIN).await;
+    settle().await;
+    assert_eq!(index_and_entries(&h.cache), (vec![], vec![]));
 }
