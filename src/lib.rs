@@ -15,7 +15,8 @@
 //!
 //! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
-//! [`cli`] and [`demo`].
+//! [`cli`], [`demo`], and `backoff` (the one retry-delay rule of the cache's
+//! refresher and the daemon's start).
 //!
 //! Two crates of the workspace sit beside this one. `grantd-common` holds what
 //! the daemon shares with the emulator, re-exported here as [`scope`] (S3 URIs,

@@ -5,7 +5,7 @@
 //! [`Vended`] credentials or a typed [`CacheError`].
 //!
 //! - Entries live in a bounded `moka` cache. `Privilege=Default` entries are
-//!   keyed by the grant that matched (`MatchedGrantTarget`), and a [`GrantIndex`]
+//!   keyed by the grant that matched (`MatchedGrantTarget`), and a grant index
 //!   finds the entry whose grant contains a new target, so scopes inside one
 //!   grant share one entry and one upstream call.
 //! - A miss starts one detached load per request key; concurrent callers join
@@ -19,6 +19,13 @@
 //! - Terminal answers are remembered for a short while; transient ones never.
 //! - All freshness decisions use the injected [`Clock`](crate::clock::Clock);
 //!   all waiting uses `tokio::time`, so tests run on a paused clock.
+//!
+//! This module holds the [`Cache`] API and the glue between the parts: lookup,
+//! single-flight loads, installing entries. The parts, one file each:
+//! `entry` ([`Vended`] and the cached entry), `grant_index`, `refresh` (the
+//! policy, [`refresh_time`], and the refresher task), `denials` (the memory of
+//! terminal answers), `limiter` (the limit on new loads), `error`
+//! ([`CacheError`]) and [`settings`] ([`CacheSettings`]).
 
 mod denials;
 mod entry;
