@@ -12,6 +12,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
+use crate::backoff::Backoff;
 use crate::cache::{Cache, CacheSettings};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
@@ -147,14 +148,19 @@ async fn become_ready(
     cache: Cache,
     settings: Settings,
 ) {
-    let mut delay = Duration::from_millis(250);
+    /// 250 ms doubling to 30 s: a daemon started before its network or role is
+    /// up becomes ready soon after, without spinning on STS meanwhile.
+    const IDENTITY_RETRY: Backoff =
+        Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+    let mut failures = 0;
     let account = loop {
         match upstream.resolve_identity().await {
             Ok(account) => break account,
             Err(e) => {
+                failures += 1;
+                let delay = IDENTITY_RETRY.delay(failures);
                 warn!(code = %e.code, error = %e.message, retry_in_ms = delay.as_millis() as u64, "cannot resolve the upstream identity yet");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
     };

@@ -15,7 +15,8 @@
 //!
 //! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
-//! [`logging`] (the stderr subscriber), [`cli`] and [`demo`].
+//! [`logging`] (the stderr subscriber), [`cli`], [`demo`], and `backoff` (the
+//! one retry-delay rule of the cache's refresher and the daemon's start).
 //!
 //! Two crates of the workspace sit beside this one. `grantd-common` holds what
 //! the daemon shares with the emulator, re-exported here as [`scope`] (S3 URIs,
@@ -25,6 +26,7 @@
 
 #![forbid(unsafe_code)]
 
+mod backoff;
 pub mod cache;
 pub mod cli;
 pub mod client;

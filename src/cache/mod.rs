@@ -1,0 +1,357 @@
+//! The credential cache: single flight, refresh-ahead, stale-on-error.
+//!
+//! Owns every decision about *when* to call the upstream. It knows nothing of
+//! HTTP, routes or tokens: it takes a [`DataAccessRequest`] and gives back
+//! [`Vended`] credentials or a typed [`CacheError`].
+//!
+//! - Entries live in a bounded `moka` cache. `Privilege=Default` entries are
+//!   keyed by the grant that matched (`MatchedGrantTarget`), and a grant index
+//!   finds the entry whose grant contains a new target, so scopes inside one
+//!   grant share one entry and one upstream call.
+//! - A miss starts one detached load per request key; concurrent callers join
+//!   it, and a caller that gives up (client timeout) does not cancel it.
+//! - Each entry has a refresher task that renews it once half its lifetime has
+//!   passed, with jitter, before 20 minutes remain when the lifetime allows. On
+//!   a transient failure it keeps the last good credentials (served while more
+//!   than 60 s remain) and retries with exponential backoff and jitter; on a
+//!   terminal answer it evicts. Scopes nobody asked for during a full lifetime
+//!   are dropped instead of refreshed.
+//! - Terminal answers are remembered for a short while; transient ones never.
+//! - All freshness decisions use the injected [`Clock`](crate::clock::Clock);
+//!   all waiting uses `tokio::time`, so tests run on a paused clock.
+//!
+//! This module holds the [`Cache`] API and the glue between the parts: lookup,
+//! single-flight loads, installing entries. The parts, one file each:
+//! `entry` ([`Vended`] and the cached entry), `grant_index`, `refresh` (the
+//! policy, [`refresh_time`], and the refresher task), `denials` (the memory of
+//! terminal answers), `limiter` (the limit on new loads), `error`
+//! ([`CacheError`]) and [`settings`] ([`CacheSettings`]).
+
+mod denials;
+mod entry;
+mod error;
+mod grant_index;
+mod limiter;
+mod refresh;
+pub mod settings;
+
+pub use entry::Vended;
+pub use error::{CacheError, CacheErrorKind};
+pub use refresh::refresh_time;
+pub use settings::CacheSettings;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use tracing::{debug, info, warn};
+
+use self::denials::Denials;
+use self::entry::Entry;
+use self::grant_index::GrantIndex;
+use self::limiter::LoadLimiter;
+use self::refresh::refresher;
+use crate::clock::SharedClock;
+use crate::credentials::format_timestamp;
+use crate::metrics::{Metrics, ScopeExpiry};
+use crate::scope::{DataAccessRequest, Privilege};
+use crate::upstream::{ErrorKind, Upstream, UpstreamError};
+
+type Load = Shared<BoxFuture<'static, Result<Arc<Vended>, CacheError>>>;
+
+struct Inner {
+    upstream: Arc<dyn Upstream>,
+    clock: SharedClock,
+    settings: CacheSettings,
+    metrics: Arc<Metrics>,
+    entries: moka::sync::Cache<DataAccessRequest, Arc<Entry>>,
+    /// Shared with the eviction listener, which keeps it in step with `entries`.
+    grants: Arc<RwLock<GrantIndex>>,
+    /// Loads under way, by request. Held only to look up or insert, never across an await.
+    inflight: Mutex<HashMap<DataAccessRequest, Load>>,
+    denials: Denials,
+    limiter: LoadLimiter,
+}
+
+/// The credential cache. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+impl Cache {
+    pub fn new(
+        upstream: Arc<dyn Upstream>,
+        clock: SharedClock,
+        settings: CacheSettings,
+        metrics: Arc<Metrics>,
+    ) -> Cache {
+        let grants: Arc<RwLock<GrantIndex>> = Arc::default();
+        let index = grants.clone();
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(settings.max_entries)
+            .eviction_listener(move |key: Arc<DataAccessRequest>, _, cause| {
+                if cause != moka::notification::RemovalCause::Replaced {
+                    index
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
+                }
+            })
+            .build();
+        let denials = Denials::new(settings.max_denials, settings.denial_ttl);
+        let limiter = LoadLimiter::new(settings.loads_per_second, settings.load_burst, clock.now());
+        Cache {
+            inner: Arc::new(Inner {
+                upstream,
+                clock,
+                settings,
+                metrics,
+                entries,
+                grants,
+                inflight: Mutex::default(),
+                denials,
+                limiter,
+            }),
+        }
+    }
+
+    /// Credentials for `request`: from the cache when fresh enough, else from
+    /// one shared upstream load.
+    pub async fn get(&self, request: &DataAccessRequest) -> Result<Arc<Vended>, CacheError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        if let Some(entry) = inner.lookup(request) {
+            let vended = entry.current();
+            if vended.credentials.remaining(now) > inner.settings.serve_floor {
+                entry.touch(now);
+                inner.metrics.hit();
+                debug!(scope = %request, source = "cache", "vend");
+                return Ok(vended);
+            }
+        }
+        if let Some(denial) = inner.denials.get(request, now) {
+            inner.metrics.denials_served.fetch_add(1, Ordering::Relaxed);
+            debug!(scope = %request, "denial served from cache");
+            return Err(denial);
+        }
+        inner.metrics.miss();
+        let load = self.load(request)?;
+        match tokio::time::timeout(inner.settings.miss_wait, load).await {
+            Ok(result) => result,
+            Err(_) => Err(CacheError::new(
+                CacheErrorKind::Unavailable,
+                "S3 Access Grants is slow to answer; the request goes on in the background, retry shortly",
+            )),
+        }
+    }
+
+    /// Joins the load under way for `request`, or starts one.
+    fn load(&self, request: &DataAccessRequest) -> Result<Load, CacheError> {
+        let inner = &self.inner;
+        let mut inflight = inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(load) = inflight.get(request) {
+            inner
+                .metrics
+                .coalesced_waits
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(load.clone());
+        }
+        if !inner.limiter.take(inner.clock.now()) {
+            inner.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            warn!(scope = %request, "upstream load refused by the daemon's rate limit");
+            return Err(CacheError::new(
+                CacheErrorKind::RateLimited,
+                "too many new scopes at once; retry shortly",
+            ));
+        }
+        let task_inner = inner.clone();
+        let task_request = request.clone();
+        // Detached, so a client that gives up does not cancel the load.
+        let handle = tokio::spawn(async move {
+            let result = task_inner.load_now(&task_request).await;
+            task_inner
+                .inflight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&task_request);
+            result
+        });
+        let load = async move {
+            handle.await.unwrap_or_else(|e| {
+                Err(
+                    CacheError::new(CacheErrorKind::Internal, format!("load task failed: {e}"))
+                        .with_cause(e),
+                )
+            })
+        }
+        .boxed()
+        .shared();
+        inflight.insert(request.clone(), load.clone());
+        Ok(load)
+    }
+
+    /// Number of cached scopes.
+    pub fn len(&self) -> usize {
+        self.inner.entries.run_pending_tasks();
+        self.inner.entries.entry_count() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Seconds to expiry of each cached scope, for `/metrics`.
+    pub fn expiries(&self) -> Vec<ScopeExpiry> {
+        let now = self.inner.clock.now();
+        self.inner
+            .entries
+            .iter()
+            .take(crate::metrics::MAX_SCOPE_SERIES)
+            .map(|(key, entry)| ScopeExpiry {
+                target: key.target.to_string(),
+                permission: key.permission.as_str(),
+                privilege: key.privilege.as_str(),
+                seconds_left: entry.current().credentials.remaining(now).as_secs(),
+            })
+            .collect()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+}
+
+impl Inner {
+    fn lookup(&self, request: &DataAccessRequest) -> Option<Arc<Entry>> {
+        if request.privilege == Privilege::Default {
+            let key = self
+                .grants
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .find(request)?;
+            self.entries.get(&key)
+        } else {
+            self.entries.get(request)
+        }
+    }
+
+    /// One upstream call, timed and checked; `Err` carries the upstream's verdict.
+    async fn fetch(&self, request: &DataAccessRequest) -> Result<Arc<Vended>, UpstreamError> {
+        let started = tokio::time::Instant::now();
+        let result = self.upstream.get_data_access(request).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => match e.kind {
+                ErrorKind::Denied => "denied",
+                ErrorKind::InvalidRequest => "invalid",
+                ErrorKind::Throttled => "throttled",
+                ErrorKind::Unavailable => "unavailable",
+                ErrorKind::Malformed => "malformed",
+            },
+        };
+        self.metrics
+            .upstream_call("GetDataAccess", outcome, started.elapsed());
+        let access = result?;
+        let now = self.clock.now();
+        if access.credentials.remaining(now) <= self.settings.serve_floor {
+            return Err(UpstreamError::new(
+                ErrorKind::Malformed,
+                "ExpiringCredentials",
+                format!(
+                    "GetDataAccess returned credentials expiring at {}, within {} s",
+                    format_timestamp(access.credentials.expiration),
+                    self.settings.serve_floor.as_secs()
+                ),
+            ));
+        }
+        Ok(Arc::new(Vended::new(access, now, &self.settings)))
+    }
+
+    /// The body of a cold load: call, then install the entry or remember the denial.
+    async fn load_now(
+        self: &Arc<Self>,
+        request: &DataAccessRequest,
+    ) -> Result<Arc<Vended>, CacheError> {
+        match self.fetch(request).await {
+            Ok(vended) => {
+                info!(
+                    scope = %request,
+                    matched_grant = vended.info.matched_grant_target.as_deref().unwrap_or("-"),
+                    access_key_id = %vended.credentials.access_key_id,
+                    expiration = %format_timestamp(vended.credentials.expiration),
+                    source = "upstream",
+                    "vend"
+                );
+                self.install(request, vended.clone());
+                Ok(vended)
+            }
+            Err(e) => {
+                let terminal = e.is_terminal();
+                if terminal {
+                    info!(scope = %request, code = %e.code, reason = %e.message, "denied");
+                } else {
+                    warn!(scope = %request, code = %e.code, error = %e.message, "upstream error");
+                }
+                let error = CacheError::from(e);
+                if terminal {
+                    self.remember_denial(request, error.clone());
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn remember_denial(&self, request: &DataAccessRequest, error: CacheError) {
+        self.denials.remember(request, error, self.clock.now());
+    }
+
+    /// Stores fresh credentials under their entry key, starting its refresher
+    /// when the entry is new.
+    fn install(self: &Arc<Self>, request: &DataAccessRequest, vended: Arc<Vended>) {
+        let key = match (&request.privilege, &vended.info.matched_grant_target) {
+            (Privilege::Default, Some(grant)) => match crate::scope::S3Target::parse(grant) {
+                // Trust the grant only if it contains what was asked.
+                Ok(grant) if grant.contains(&request.target) => request.with_target(grant),
+                _ => request.clone(),
+            },
+            _ => request.clone(),
+        };
+        self.denials.forget(request);
+        let now = self.clock.now();
+        let entry = self.entries.entry(key.clone()).or_insert_with(|| {
+            Arc::new(Entry::new(
+                key.clone(),
+                request.clone(),
+                vended.clone(),
+                now,
+            ))
+        });
+        if entry.is_fresh() {
+            if key.privilege == Privilege::Default {
+                self.grants
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .add(&key);
+            }
+            tokio::spawn(refresher(
+                Arc::downgrade(self),
+                Arc::downgrade(entry.value()),
+            ));
+        } else {
+            entry.value().replace(vended);
+            entry.value().touch(now);
+        }
+    }
+
+    fn evict(&self, entry: &Entry, reason: &'static str) {
+        self.entries.invalidate(&entry.key);
+        self.metrics.eviction(reason);
+        info!(scope = %entry.key, reason, "scope dropped");
+    }
+}
+
+#[cfg(test)]
+mod tests;
