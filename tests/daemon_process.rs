@@ -399,12 +399,19 @@ fn logs_never_contain_a_secret_or_the_token() {
     // daemon made, and must not echo what it answered), and both logs.
     let metrics = get(d.addr, "/metrics", None).body;
     let calls = get(emu.addr, "/_emulator/calls", None).body;
-    assert!(calls.contains("GetDataAccess"), "the call log recorded the run:\n{calls}");
+    assert!(
+        calls.contains("GetDataAccess"),
+        "the call log recorded the run:\n{calls}"
+    );
     let mut d = d;
     d.terminate();
     let logs = d.logs() + &emu.logs();
     assert!(logs.contains("vend"), "the run was logged at all:\n{logs}");
-    for (what, text) in [("logs", &logs), ("/metrics", &metrics), ("call log", &calls)] {
+    for (what, text) in [
+        ("logs", &logs),
+        ("/metrics", &metrics),
+        ("call log", &calls),
+    ] {
         for s in &secrets {
             assert!(!text.contains(s.as_str()), "a secret reached the {what}");
         }

@@ -55,7 +55,7 @@ impl Deref for Cause {
 
 impl CacheError {
     /// An error of this layer alone, with no cause behind it.
-    pub(super) fn new(kind: CacheErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(kind: CacheErrorKind, message: impl Into<String>) -> Self {
         CacheError {
             kind,
             message: message.into(),

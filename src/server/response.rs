@@ -194,10 +194,7 @@ mod tests {
             (CacheErrorKind::RateLimited, 429, "TooManyRequests"),
             (CacheErrorKind::Internal, 500, "InternalError"),
         ] {
-            let e = ApiError::from(CacheError {
-                kind,
-                message: "why".into(),
-            });
+            let e = ApiError::from(CacheError::new(kind, "why"));
             let (s, c) = e.status_and_code();
             assert_eq!((s.as_u16(), c), (status, code), "{kind:?}");
         }
@@ -205,10 +202,10 @@ mod tests {
 
     #[tokio::test]
     async fn error_bodies_carry_both_casings_and_the_passed_on_message() {
-        let denied = ApiError::from(CacheError {
-            kind: CacheErrorKind::Denied,
-            message: "You do not have access".into(),
-        });
+        let denied = ApiError::from(CacheError::new(
+            CacheErrorKind::Denied,
+            "You do not have access",
+        ));
         let resp = denied.into_response();
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
