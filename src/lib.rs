@@ -15,7 +15,7 @@
 //!
 //! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
-//! [`cli`] and [`demo`].
+//! [`cli`], [`demo`] and [`report`] (an error and its causes, for a person).
 //!
 //! Two crates of the workspace sit beside this one. `grantd-common` holds what
 //! the daemon shares with the emulator, re-exported here as [`scope`] (S3 URIs,
@@ -33,6 +33,7 @@ pub mod daemon;
 pub mod demo;
 pub mod metrics;
 pub mod profile;
+pub mod report;
 pub mod server;
 pub mod token;
 pub mod upstream;
