@@ -62,7 +62,7 @@ pub async fn serve(
         metrics.clone(),
     )
     .await
-    .map_err(|e| DaemonError::config(vec![e]))?;
+    .map_err(|e| DaemonError::config(vec![e.to_string()]))?;
     let region = upstream.region().to_string();
 
     let listener = TcpListener::bind(settings.listen)

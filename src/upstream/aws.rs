@@ -70,6 +70,15 @@ impl ResolveEndpoint for FixedEndpoint {
 /// A bucket's owner account and until when it is remembered; `None` until found.
 type OwnerSlot = tokio::sync::Mutex<Option<(String, tokio::time::Instant)>>;
 
+/// Why the upstream could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Neither the settings nor the standard AWS region chain name a region.
+    #[error("no AWS region: set --region, GRANTD_REGION or AWS_REGION")]
+    NoRegion,
+}
+
 pub struct AwsUpstream {
     base: SdkConfig,
     region: String,
@@ -87,7 +96,10 @@ pub struct AwsUpstream {
 
 impl AwsUpstream {
     /// Loads the standard AWS configuration. Fails only when no region can be found.
-    pub async fn load(settings: AwsSettings, metrics: Arc<Metrics>) -> Result<AwsUpstream, String> {
+    pub async fn load(
+        settings: AwsSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<AwsUpstream, LoadError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .timeout_config(
@@ -107,7 +119,7 @@ impl AwsUpstream {
         let region = base
             .region()
             .map(|r| r.to_string())
-            .ok_or("no AWS region: set --region, GRANTD_REGION or AWS_REGION")?;
+            .ok_or(LoadError::NoRegion)?;
         let mut sts = aws_sdk_sts::config::Builder::from(&base);
         if let Some(url) = &settings.sts_endpoint {
             sts = sts.endpoint_url(url.clone());
@@ -150,7 +162,7 @@ impl AwsUpstream {
                 let started = tokio::time::Instant::now();
                 let result = self.sts.get_caller_identity().send().await;
                 self.record("GetCallerIdentity", &result, started);
-                let out = result.map_err(sdk_error)?;
+                let out = result.map_err(|e| sdk_error("GetCallerIdentity", e))?;
                 out.account()
                     .filter(|a| is_account_id(a))
                     .map(str::to_string)
@@ -197,7 +209,7 @@ impl AwsUpstream {
             .send()
             .await;
         self.record("GetAccessGrantsInstanceForPrefix", &result, started);
-        let (owner, ttl) = match result.map_err(sdk_error) {
+        let (owner, ttl) = match result.map_err(|e| sdk_error("GetAccessGrantsInstanceForPrefix", e)) {
             Ok(out) => match out.access_grants_instance_arn().and_then(arn_account) {
                 Some(owner) => (owner, OWNER_TTL),
                 None => {
@@ -244,7 +256,7 @@ impl AwsUpstream {
             .set_duration_seconds(request.duration_seconds.map(|d| d as i32))
             .send()
             .await
-            .map_err(sdk_error)?;
+            .map_err(|e| sdk_error("GetDataAccess", e))?;
         let creds = out
             .credentials()
             .ok_or_else(|| malformed("GetDataAccess answered without Credentials"))?;
@@ -303,11 +315,13 @@ impl Upstream for AwsUpstream {
                         )
                     })?;
                     provider.provide_credentials().await.map_err(|e| {
+                        warn!(error = %DisplayErrorContext(&e), "cannot load the base credentials");
                         UpstreamError::new(
                             ErrorKind::Unavailable,
                             "CredentialsNotLoaded",
-                            DisplayErrorContext(&e).to_string(),
+                            "the base credentials could not be loaded",
                         )
+                        .with_source(e)
                     })?;
                     Ok(account.clone())
                 }
@@ -344,12 +358,20 @@ fn arn_account(arn: &str) -> Option<String> {
     is_account_id(account).then(|| account.to_string())
 }
 
-/// Maps any SDK failure onto the cache's terminal/transient split.
-fn sdk_error<E>(err: SdkError<E, aws_sdk_s3control::config::http::HttpResponse>) -> UpstreamError
+/// Maps any SDK failure of `operation` onto the cache's terminal/transient
+/// split, keeping the SDK's error as the source.
+///
+/// A service's answer is told by its own code and message. Any other failure
+/// gets a short message of our own, and its whole cause chain goes to the log
+/// here, where the operation is known: the cache logs only `code: message`.
+fn sdk_error<E>(
+    operation: &'static str,
+    err: SdkError<E, aws_sdk_s3control::config::http::HttpResponse>,
+) -> UpstreamError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    match &err {
+    let (kind, code, message) = match &err {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let code = se.err().code().unwrap_or_default();
@@ -364,34 +386,93 @@ where
             } else {
                 message.to_string()
             };
-            UpstreamError::new(classify(code, Some(status)), shown_code, message)
+            return UpstreamError::new(classify(code, Some(status)), shown_code, message)
+                .with_source(err);
         }
-        SdkError::TimeoutError(_) => UpstreamError::new(
+        SdkError::TimeoutError(_) => (
             ErrorKind::Unavailable,
             "Timeout",
             "the upstream did not answer in time",
         ),
-        SdkError::DispatchFailure(_) => UpstreamError::new(
+        SdkError::DispatchFailure(df) if df.is_timeout() => (
             ErrorKind::Unavailable,
             "DispatchFailure",
-            DisplayErrorContext(&err).to_string(),
+            "the connection to the upstream timed out",
         ),
-        SdkError::ResponseError(_) => UpstreamError::new(
+        SdkError::DispatchFailure(df) if df.is_io() => (
+            ErrorKind::Unavailable,
+            "DispatchFailure",
+            "the upstream could not be reached",
+        ),
+        SdkError::DispatchFailure(_) => (
+            ErrorKind::Unavailable,
+            "DispatchFailure",
+            "the request could not be sent",
+        ),
+        SdkError::ResponseError(_) => (
             ErrorKind::Malformed,
             "MalformedResponse",
-            DisplayErrorContext(&err).to_string(),
+            "the upstream's answer could not be read",
         ),
-        _ => UpstreamError::new(
+        _ => (
             ErrorKind::Unavailable,
             "RequestFailed",
-            DisplayErrorContext(&err).to_string(),
+            "the request could not be made",
         ),
-    }
+    };
+    warn!(operation, code, error = %DisplayErrorContext(&err), "upstream call failed");
+    UpstreamError::new(kind, code, message).with_source(err)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error;
+
+    use aws_sdk_s3control::config::http::HttpResponse;
+    use aws_sdk_s3control::error::ErrorMetadata;
+    use aws_sdk_s3control::operation::get_data_access::GetDataAccessError;
+
     use super::*;
+
+    type GetDataAccessSdkError = SdkError<GetDataAccessError, HttpResponse>;
+
+    #[test]
+    fn a_service_answer_keeps_its_code_and_message_and_the_sdk_error_underneath() {
+        let modeled = GetDataAccessError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("You do not have READ permissions")
+                .build(),
+        );
+        let raw = HttpResponse::new(403.try_into().unwrap(), "".into());
+        let e = sdk_error("GetDataAccess", SdkError::service_error(modeled, raw));
+        assert_eq!(e.kind, ErrorKind::Denied);
+        assert_eq!(e.to_string(), "AccessDenied: You do not have READ permissions");
+        let sdk = e.source().and_then(|s| s.downcast_ref::<GetDataAccessSdkError>());
+        assert!(sdk.is_some(), "the SDK error is the source");
+    }
+
+    #[test]
+    fn a_timeout_says_so_and_keeps_what_timed_out_as_a_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out");
+        let e = sdk_error(
+            "GetDataAccess",
+            GetDataAccessSdkError::timeout_error(io),
+        );
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert_eq!(e.to_string(), "Timeout: the upstream did not answer in time");
+        let sdk = e.source().expect("the SDK error is the source");
+        let io = sdk.source().expect("and what timed out is its source");
+        assert_eq!(io.to_string(), "read timed out");
+    }
+
+    #[test]
+    fn a_missing_region_is_a_load_error() {
+        assert_eq!(
+            LoadError::NoRegion.to_string(),
+            "no AWS region: set --region, GRANTD_REGION or AWS_REGION"
+        );
+    }
 
     #[test]
     fn reads_the_account_of_an_instance_arn() {
