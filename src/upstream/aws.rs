@@ -7,8 +7,10 @@
 //!
 //! The instance account of a request is, in order: the profile's pinned
 //! `account_id`, the configured `--account-id`, else the owner found by
-//! `GetAccessGrantsInstanceForPrefix` (cached per bucket for an hour) with the
-//! caller's own account (STS `GetCallerIdentity`) as the fallback.
+//! `GetAccessGrantsInstanceForPrefix` (remembered per bucket by [`owners`])
+//! with the caller's own account (STS `GetCallerIdentity`) as the fallback.
+
+mod owners;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,9 @@ use aws_sdk_s3control::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErr
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
+pub use owners::{OWNER_CAPACITY, OWNER_FALLBACK_TTL, OWNER_TTL};
+use owners::Owners;
+
 use futures_util::future::BoxFuture;
 
 use super::{DataAccess, ErrorKind, Upstream, UpstreamError, classify};
@@ -36,10 +41,6 @@ pub const MAX_ATTEMPTS: u32 = 3;
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time limit of one operation, retries included; under the cache's 4.5 s miss wait.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
-/// How long the owner account of a bucket is remembered.
-pub const OWNER_TTL: Duration = Duration::from_secs(3600);
-/// How long "no instance found for this bucket, use our own account" is remembered.
-pub const OWNER_FALLBACK_TTL: Duration = Duration::from_secs(300);
 
 /// What the daemon's configuration says about the upstream.
 #[derive(Clone, Debug, Default)]
@@ -67,9 +68,6 @@ impl ResolveEndpoint for FixedEndpoint {
     }
 }
 
-/// A bucket's owner account and until when it is remembered; `None` until found.
-type OwnerSlot = tokio::sync::Mutex<Option<(String, tokio::time::Instant)>>;
-
 /// Why the upstream could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -88,9 +86,8 @@ pub struct AwsUpstream {
     sts: aws_sdk_sts::Client,
     configured_account: Option<String>,
     caller_account: OnceCell<String>,
-    /// (bucket, region) → owner account and until when. Each slot's async lock
-    /// makes concurrent first requests for a bucket share one lookup.
-    owners: Mutex<HashMap<(String, String), Arc<OwnerSlot>>>,
+    /// (bucket, region) → owner account, bounded; one lookup per bucket at a time.
+    owners: Owners,
     metrics: Arc<Metrics>,
 }
 
@@ -132,7 +129,7 @@ impl AwsUpstream {
             clients: Mutex::default(),
             configured_account: settings.account_id,
             caller_account: OnceCell::new(),
-            owners: Mutex::default(),
+            owners: Owners::default(),
             metrics,
         })
     }
@@ -185,21 +182,23 @@ impl AwsUpstream {
             return Ok(account.clone());
         }
         let caller = self.caller_account().await?;
-        let key = (request.target.bucket().to_string(), region.to_string());
-        let slot = self
-            .owners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.clone())
-            .or_default()
-            .clone();
-        let mut slot = slot.lock().await;
-        let now = tokio::time::Instant::now();
-        if let Some((owner, until)) = &*slot
-            && *until > now
-        {
-            return Ok(owner.clone());
-        }
+        let bucket = request.target.bucket().to_string();
+        let key = (bucket.clone(), region.to_string());
+        self.owners
+            .get_or_lookup(key, || self.find_owner(request, region, &bucket, caller))
+            .await
+    }
+
+    /// Asks `GetAccessGrantsInstanceForPrefix` who owns the bucket of
+    /// `request`, and for how long to believe the answer. A terminal answer
+    /// (no instance for it) means the caller's own account.
+    async fn find_owner(
+        &self,
+        request: &DataAccessRequest,
+        region: &str,
+        bucket: &str,
+        caller: String,
+    ) -> Result<(String, Duration), UpstreamError> {
         let started = tokio::time::Instant::now();
         let result = self
             .s3control(region)
@@ -209,23 +208,19 @@ impl AwsUpstream {
             .send()
             .await;
         self.record("GetAccessGrantsInstanceForPrefix", &result, started);
-        let (owner, ttl) = match result.map_err(|e| sdk_error("GetAccessGrantsInstanceForPrefix", e)) {
+        match result.map_err(|e| sdk_error("GetAccessGrantsInstanceForPrefix", e)) {
             Ok(out) => match out.access_grants_instance_arn().and_then(arn_account) {
-                Some(owner) => (owner, OWNER_TTL),
-                None => {
-                    return Err(malformed(
-                        "GetAccessGrantsInstanceForPrefix answered without an instance ARN",
-                    ));
-                }
+                Some(owner) => Ok((owner, OWNER_TTL)),
+                None => Err(malformed(
+                    "GetAccessGrantsInstanceForPrefix answered without an instance ARN",
+                )),
             },
             Err(e) if e.is_terminal() => {
-                info!(bucket = %key.0, code = %e.code, "no Access Grants instance found for bucket; using own account");
-                (caller, OWNER_FALLBACK_TTL)
+                info!(bucket = %bucket, code = %e.code, "no Access Grants instance found for bucket; using own account");
+                Ok((caller, OWNER_FALLBACK_TTL))
             }
-            Err(e) => return Err(e),
-        };
-        *slot = Some((owner.clone(), now + ttl));
-        Ok(owner)
+            Err(e) => Err(e),
+        }
     }
 
     fn record<T, E>(
