@@ -405,7 +405,10 @@ mod tests {
         };
         let err = credentials_path(&sel).unwrap_err();
         assert!(matches!(err, ClientError::Scope(_)), "{err:?}");
-        assert!(err.to_string().contains("invalid permission \"ALL\""), "{err}");
+        assert!(
+            err.to_string().contains("invalid permission \"ALL\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -55,7 +55,9 @@ impl DaemonError {
     pub fn exit_code(&self) -> i32 {
         match self {
             DaemonError::Token(_) | DaemonError::Upstream(_) => EXIT_CONFIG,
-            DaemonError::Bind { .. } | DaemonError::BoundAddr(_) | DaemonError::AddrFile { .. } => 1,
+            DaemonError::Bind { .. } | DaemonError::BoundAddr(_) | DaemonError::AddrFile { .. } => {
+                1
+            }
         }
     }
 }
@@ -84,12 +86,13 @@ pub async fn serve(
     .await?;
     let region = upstream.region().to_string();
 
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| DaemonError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
+    let listener =
+        TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| DaemonError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
     let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
     if let Some(path) = &settings.addr_file {
         grantd_common::fs::write_atomic(path, bound.to_string().as_bytes(), 0o644).map_err(
@@ -217,6 +220,9 @@ mod tests {
         assert_eq!(e.exit_code(), EXIT_CONFIG);
         assert_eq!(Report(&e).to_string(), shown);
         assert!(e.source().is_some_and(|s| s.is::<io::Error>()));
-        assert_eq!(DaemonError::from(LoadError::NoRegion).exit_code(), EXIT_CONFIG);
+        assert_eq!(
+            DaemonError::from(LoadError::NoRegion).exit_code(),
+            EXIT_CONFIG
+        );
     }
 }

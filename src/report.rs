@@ -33,10 +33,7 @@ mod tests {
     #[test]
     fn shows_every_cause_in_order() {
         let e = Outer(std::io::Error::other("disk on fire"));
-        assert_eq!(
-            Report(&e).to_string(),
-            "cannot read settings: disk on fire"
-        );
+        assert_eq!(Report(&e).to_string(), "cannot read settings: disk on fire");
         let alone = std::io::Error::other("just this");
         assert_eq!(Report(&alone).to_string(), "just this");
     }

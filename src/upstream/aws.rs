@@ -25,8 +25,8 @@ use aws_sdk_s3control::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErr
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
-pub use owners::{OWNER_CAPACITY, OWNER_FALLBACK_TTL, OWNER_TTL};
 use owners::Owners;
+pub use owners::{OWNER_CAPACITY, OWNER_FALLBACK_TTL, OWNER_TTL};
 
 use futures_util::future::BoxFuture;
 
@@ -442,20 +442,25 @@ mod tests {
         let raw = HttpResponse::new(403.try_into().unwrap(), "".into());
         let e = sdk_error("GetDataAccess", SdkError::service_error(modeled, raw));
         assert_eq!(e.kind, ErrorKind::Denied);
-        assert_eq!(e.to_string(), "AccessDenied: You do not have READ permissions");
-        let sdk = e.source().and_then(|s| s.downcast_ref::<GetDataAccessSdkError>());
+        assert_eq!(
+            e.to_string(),
+            "AccessDenied: You do not have READ permissions"
+        );
+        let sdk = e
+            .source()
+            .and_then(|s| s.downcast_ref::<GetDataAccessSdkError>());
         assert!(sdk.is_some(), "the SDK error is the source");
     }
 
     #[test]
     fn a_timeout_says_so_and_keeps_what_timed_out_as_a_cause() {
         let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out");
-        let e = sdk_error(
-            "GetDataAccess",
-            GetDataAccessSdkError::timeout_error(io),
-        );
+        let e = sdk_error("GetDataAccess", GetDataAccessSdkError::timeout_error(io));
         assert_eq!(e.kind, ErrorKind::Unavailable);
-        assert_eq!(e.to_string(), "Timeout: the upstream did not answer in time");
+        assert_eq!(
+            e.to_string(),
+            "Timeout: the upstream did not answer in time"
+        );
         let sdk = e.source().expect("the SDK error is the source");
         let io = sdk.source().expect("and what timed out is its source");
         assert_eq!(io.to_string(), "read timed out");

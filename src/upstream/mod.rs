@@ -177,6 +177,10 @@ mod tests {
         let io = source.downcast_ref::<std::io::Error>().expect("as itself");
         assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
         assert!(e.clone().source().is_some(), "clones share the cause");
-        assert!(UpstreamError::new(ErrorKind::Denied, "AccessDenied", "x").source().is_none());
+        assert!(
+            UpstreamError::new(ErrorKind::Denied, "AccessDenied", "x")
+                .source()
+                .is_none()
+        );
     }
 }
