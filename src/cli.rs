@@ -12,6 +12,7 @@ use crate::client::{self, EXIT_UNAVAILABLE, Format, Selection};
 use crate::config::{self, Flags, LogFormat, ProcessEnv, Settings};
 use crate::daemon::{self, EXIT_CONFIG};
 use crate::logging;
+use crate::report::Report;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -167,14 +168,12 @@ async fn serve(flags: Flags) -> i32 {
     match daemon::serve(settings, None, shutdown, |_, _| {}).await {
         Ok(()) => 0,
         Err(e) => {
-            if e.exit_code == EXIT_CONFIG {
-                report_config_errors(&e.messages);
+            if e.exit_code() == EXIT_CONFIG {
+                report_config_errors(&[Report(&e).to_string()]);
             } else {
-                for m in &e.messages {
-                    eprintln!("grantd: {m}");
-                }
+                eprintln!("grantd: {}", Report(&e));
             }
-            e.exit_code
+            e.exit_code()
         }
     }
 }
@@ -185,7 +184,7 @@ fn check(flags: Flags) -> i32 {
         Err(code) => return code,
     };
     if let Err(e) = crate::token::read(&settings.token_file) {
-        report_config_errors(&[e]);
+        report_config_errors(&[Report(&e).to_string()]);
         return EXIT_CONFIG;
     }
     print!("{}", describe(&settings));
@@ -259,19 +258,19 @@ async fn env(args: ClientArgs) -> i32 {
     let path = match client::credentials_path(&args.selection()) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("grantd env: {e}");
+            eprintln!("grantd env: {}", Report(&e));
             return EXIT_CONFIG;
         }
     };
     let addr = match client::daemon_addr(&settings) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("grantd env: {e}");
+            eprintln!("grantd env: {}", Report(&e));
             return EXIT_UNAVAILABLE;
         }
     };
     if let Err(e) = client::get(addr, "/healthz", None).await {
-        eprintln!("grantd env: warning: {e}");
+        eprintln!("grantd env: warning: {}", Report(&e));
     }
     print!("{}", client::env_lines(addr, &path, &settings.token_file));
     0
@@ -285,7 +284,7 @@ async fn creds(args: CredsArgs) -> i32 {
     let path = match client::credentials_path(&args.client.selection()) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("grantd creds: {e}");
+            eprintln!("grantd creds: {}", Report(&e));
             return EXIT_CONFIG;
         }
     };
@@ -299,7 +298,7 @@ async fn creds(args: CredsArgs) -> i32 {
             return EXIT_UNAVAILABLE;
         }
         Err(e) => {
-            eprintln!("grantd creds: {e}");
+            eprintln!("grantd creds: {}", Report(&e));
             return EXIT_CONFIG;
         }
     };
@@ -314,7 +313,7 @@ async fn creds(args: CredsArgs) -> i32 {
                 0
             }
             Err(e) => {
-                eprintln!("grantd creds: {e}");
+                eprintln!("grantd creds: {}", Report(&e));
                 1
             }
         },
@@ -323,7 +322,7 @@ async fn creds(args: CredsArgs) -> i32 {
             1
         }
         Err(e) => {
-            eprintln!("grantd creds: {e}");
+            eprintln!("grantd creds: {}", Report(&e));
             EXIT_UNAVAILABLE
         }
     }
@@ -338,7 +337,7 @@ async fn ready(args: ReadyArgs) -> i32 {
     match client::wait_ready(|| client::daemon_addr(&settings), wait).await {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("grantd ready: {e}");
+            eprintln!("grantd ready: {}", Report(&e));
             EXIT_UNAVAILABLE
         }
     }

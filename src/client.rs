@@ -4,7 +4,8 @@
 //! `--listen`/`GRANTD_LISTEN`, `--addr-file`, `--token-file`), so a shell with
 //! the daemon's environment needs no extra flags.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{AddrParseError, IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,10 +15,86 @@ use hyper_util::rt::TokioIo;
 
 use crate::config::Settings;
 use crate::credentials::{Credentials, Secret, parse_timestamp, process_json};
-use crate::scope::{Permission, Privilege, S3Target};
+use crate::scope::{Permission, Privilege, S3Target, ScopeError};
 
 /// Exit code when the daemon cannot be reached (EX_UNAVAILABLE).
 pub const EXIT_UNAVAILABLE: i32 = 69;
+
+/// Why a client command could not get its answer from the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{}: not a host:port address", path.display())]
+    BadAddrFile {
+        path: PathBuf,
+        #[source]
+        source: AddrParseError,
+    },
+    #[error("{}: cannot read the daemon's address (is grantd serve running?)", path.display())]
+    NoAddrFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the daemon listens on port 0; pass the --addr-file it writes")]
+    PortZero,
+    #[error("give either --profile or --target, not both")]
+    ProfileAndTarget,
+    #[error("{0:?} is not a profile name")]
+    NotAProfileName(String),
+    #[error("--target needs --permission READ, WRITE or READWRITE")]
+    TargetWithoutPermission,
+    #[error("--permission needs --target")]
+    PermissionWithoutTarget,
+    /// A target, permission or privilege that does not parse; its own message says which.
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
+    #[error("cannot reach grantd at {addr} (is grantd serve running?)")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot talk to grantd at {addr}")]
+    Handshake {
+        addr: SocketAddr,
+        #[source]
+        source: hyper::Error,
+    },
+    #[error("bad request")]
+    Request(#[source] hyper::http::Error),
+    #[error("grantd at {addr} failed")]
+    Send {
+        addr: SocketAddr,
+        #[source]
+        source: hyper::Error,
+    },
+    #[error("grantd at {addr} failed mid-answer")]
+    Body {
+        addr: SocketAddr,
+        #[source]
+        source: hyper::Error,
+    },
+    #[error("grantd at {addr} did not answer within {} s", GET_TIMEOUT.as_secs())]
+    Timeout { addr: SocketAddr },
+    #[error("/readyz answered {0}")]
+    Unready(u16),
+    #[error("not ready after {} s", waited.as_secs())]
+    NotReady {
+        waited: Duration,
+        /// What the last attempt ran into.
+        #[source]
+        last: Box<ClientError>,
+    },
+    #[error("grantd answered with something other than JSON")]
+    NotJson(#[source] serde_json::Error),
+    #[error("grantd's answer lacks {0}")]
+    MissingField(&'static str),
+    #[error("grantd's Expiration does not parse")]
+    BadExpiration,
+}
+
+/// How long one request to the daemon may take. Defaults to 10 s.
+pub const GET_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which credentials to ask for.
 #[derive(Clone, Debug, Default)]
@@ -30,7 +107,7 @@ pub struct Selection {
 }
 
 /// The daemon's address as a client should dial it.
-pub fn daemon_addr(settings: &Settings) -> Result<SocketAddr, String> {
+pub fn daemon_addr(settings: &Settings) -> Result<SocketAddr, ClientError> {
     let mut addr = settings.listen;
     if let Some(path) = &settings.addr_file {
         match std::fs::read_to_string(path) {
@@ -38,19 +115,22 @@ pub fn daemon_addr(settings: &Settings) -> Result<SocketAddr, String> {
                 addr = text
                     .trim()
                     .parse()
-                    .map_err(|_| format!("{}: not a host:port address", path.display()))?;
+                    .map_err(|source| ClientError::BadAddrFile {
+                        path: path.clone(),
+                        source,
+                    })?;
             }
-            Err(e) if addr.port() == 0 => {
-                return Err(format!(
-                    "{}: cannot read the daemon's address ({e}); is grantd serve running?",
-                    path.display()
-                ));
+            Err(source) if addr.port() == 0 => {
+                return Err(ClientError::NoAddrFile {
+                    path: path.clone(),
+                    source,
+                });
             }
             Err(_) => {}
         }
     }
     if addr.port() == 0 {
-        return Err("the daemon listens on port 0; pass the --addr-file it writes".into());
+        return Err(ClientError::PortZero);
     }
     if addr.ip().is_unspecified() {
         addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
@@ -59,31 +139,28 @@ pub fn daemon_addr(settings: &Settings) -> Result<SocketAddr, String> {
 }
 
 /// The path and query of the credentials route for a selection, checked locally.
-pub fn credentials_path(sel: &Selection) -> Result<String, String> {
+pub fn credentials_path(sel: &Selection) -> Result<String, ClientError> {
     match (&sel.profile, &sel.target) {
-        (Some(_), Some(_)) => Err("give either --profile or --target, not both".into()),
+        (Some(_), Some(_)) => Err(ClientError::ProfileAndTarget),
         (Some(name), None) => {
             // The daemon knows its profiles; this shell may not have the config file.
             if !crate::profile::is_profile_name(name) {
-                return Err(format!("{name:?} is not a profile name"));
+                return Err(ClientError::NotAProfileName(name.clone()));
             }
             Ok(format!("/v1/credentials/{name}"))
         }
         (None, Some(target)) => {
-            let target = S3Target::parse(target).map_err(|e| e.to_string())?;
+            let target = S3Target::parse(target)?;
             let permission: Permission = sel
                 .permission
                 .as_deref()
-                .ok_or("--target needs --permission READ, WRITE or READWRITE")?
-                .parse()
-                .map_err(|e: crate::scope::ScopeError| e.to_string())?;
+                .ok_or(ClientError::TargetWithoutPermission)?
+                .parse()?;
             let mut q = form_urlencoded::Serializer::new(String::new());
             q.append_pair("target", target.as_str())
                 .append_pair("permission", permission.as_str());
             if let Some(p) = &sel.privilege {
-                let p: Privilege = p
-                    .parse()
-                    .map_err(|e: crate::scope::ScopeError| e.to_string())?;
+                let p: Privilege = p.parse()?;
                 q.append_pair("privilege", p.as_str());
             }
             if let Some(d) = sel.duration {
@@ -97,7 +174,7 @@ pub fn credentials_path(sel: &Selection) -> Result<String, String> {
                 .replace("%2A", "*");
             Ok(format!("/v1/credentials?{query}"))
         }
-        (None, None) if sel.permission.is_some() => Err("--permission needs --target".into()),
+        (None, None) if sel.permission.is_some() => Err(ClientError::PermissionWithoutTarget),
         (None, None) => Ok("/v1/credentials".into()),
     }
 }
@@ -124,21 +201,24 @@ pub fn env_lines(addr: SocketAddr, path: &str, token_file: &std::path::Path) -> 
 /// Polls `/readyz` until it answers 200 or `wait` has passed. `locate` is asked
 /// each time, because the daemon may not have written its address file yet.
 pub async fn wait_ready(
-    locate: impl Fn() -> Result<SocketAddr, String>,
+    locate: impl Fn() -> Result<SocketAddr, ClientError>,
     wait: Duration,
-) -> Result<(), String> {
+) -> Result<(), ClientError> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let last = match locate() {
             Ok(addr) => match get(addr, "/readyz", None).await {
                 Ok((200, _)) => return Ok(()),
-                Ok((status, _)) => format!("/readyz answered {status}"),
+                Ok((status, _)) => ClientError::Unready(status),
                 Err(e) => e,
             },
             Err(e) => e,
         };
         if tokio::time::Instant::now() >= deadline {
-            return Err(format!("not ready after {} s: {last}", wait.as_secs()));
+            return Err(ClientError::NotReady {
+                waited: wait,
+                last: Box::new(last),
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -149,14 +229,14 @@ pub async fn get(
     addr: SocketAddr,
     path: &str,
     token: Option<&str>,
-) -> Result<(u16, Bytes), String> {
+) -> Result<(u16, Bytes), ClientError> {
     let work = async {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
-            .map_err(|e| format!("cannot reach grantd at {addr}: {e}; is grantd serve running?"))?;
+            .map_err(|source| ClientError::Connect { addr, source })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| format!("cannot talk to grantd at {addr}: {e}"))?;
+            .map_err(|source| ClientError::Handshake { addr, source })?;
         tokio::spawn(conn);
         let mut req = Request::get(path).header("host", addr.to_string());
         if let Some(token) = token {
@@ -164,23 +244,23 @@ pub async fn get(
         }
         let req = req
             .body(Empty::<Bytes>::new())
-            .map_err(|e| format!("bad request: {e}"))?;
+            .map_err(ClientError::Request)?;
         let resp = sender
             .send_request(req)
             .await
-            .map_err(|e| format!("grantd at {addr} failed: {e}"))?;
+            .map_err(|source| ClientError::Send { addr, source })?;
         let status = resp.status().as_u16();
         let body = resp
             .into_body()
             .collect()
             .await
-            .map_err(|e| format!("grantd at {addr} failed mid-answer: {e}"))?
+            .map_err(|source| ClientError::Body { addr, source })?
             .to_bytes();
         Ok((status, body))
     };
-    tokio::time::timeout(Duration::from_secs(10), work)
+    tokio::time::timeout(GET_TIMEOUT, work)
         .await
-        .map_err(|_| format!("grantd at {addr} did not answer within 10 s"))?
+        .map_err(|_| ClientError::Timeout { addr })?
 }
 
 /// Output formats of `grantd creds`.
@@ -192,21 +272,20 @@ pub enum Format {
 }
 
 /// Renders a daemon answer in `format`; `Err` for a body that is not credentials.
-pub fn render(body: &[u8], format: Format) -> Result<String, String> {
-    let v: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| "grantd answered with something other than JSON".to_string())?;
-    let field = |name: &str| {
+pub fn render(body: &[u8], format: Format) -> Result<String, ClientError> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(ClientError::NotJson)?;
+    let field = |name: &'static str| {
         v.get(name)
             .and_then(|x| x.as_str())
             .map(str::to_string)
-            .ok_or_else(|| format!("grantd's answer lacks {name}"))
+            .ok_or(ClientError::MissingField(name))
     };
     let expiration = field("Expiration")?;
     let creds = Credentials {
         access_key_id: field("AccessKeyId")?,
         secret_access_key: Secret::new(field("SecretAccessKey")?),
         session_token: Secret::new(field("Token")?),
-        expiration: parse_timestamp(&expiration).ok_or("grantd's Expiration does not parse")?,
+        expiration: parse_timestamp(&expiration).ok_or(ClientError::BadExpiration)?,
     };
     Ok(match format {
         Format::Json => format!("{}\n", String::from_utf8_lossy(body)),
@@ -235,7 +314,10 @@ pub fn error_text(status: u16, body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error;
+
     use super::*;
+    use crate::report::Report;
 
     #[test]
     fn shell_quoting_survives_single_quotes() {
@@ -251,8 +333,82 @@ mod tests {
         assert_eq!(p["SessionToken"], "t");
         let env = render(body, Format::Env).unwrap();
         assert!(env.contains("export AWS_SESSION_TOKEN='t'"));
-        assert!(render(b"{}", Format::Json).is_err());
-        assert!(render(b"nope", Format::Json).is_err());
+        assert!(matches!(
+            render(b"{}", Format::Json),
+            Err(ClientError::MissingField("Expiration"))
+        ));
+        assert!(matches!(
+            render(b"nope", Format::Json),
+            Err(ClientError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_keeps_the_parse_error_as_its_source() {
+        let err = render(b"nope", Format::Json).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "grantd answered with something other than JSON"
+        );
+        assert!(
+            err.source()
+                .and_then(|e| e.downcast_ref::<serde_json::Error>())
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_daemon_is_reported_with_the_connect_error_underneath() {
+        // Bound and dropped: nothing listens there now.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let err = get(addr, "/healthz", None).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("cannot reach grantd at {addr} (is grantd serve running?)")
+        );
+        assert!(
+            err.source()
+                .and_then(|e| e.downcast_ref::<std::io::Error>())
+                .is_some()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn not_ready_names_the_last_failure_as_its_source() {
+        let err = wait_ready(|| Err(ClientError::PortZero), Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "not ready after 1 s");
+        let ClientError::NotReady { last, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert!(matches!(**last, ClientError::PortZero), "{last:?}");
+        assert_eq!(
+            err.source().map(|e| e.to_string()),
+            Some(ClientError::PortZero.to_string())
+        );
+        assert_eq!(
+            Report(&err).to_string(),
+            "not ready after 1 s: the daemon listens on port 0; pass the --addr-file it writes"
+        );
+    }
+
+    #[test]
+    fn a_bad_scope_says_what_is_wrong_with_it() {
+        let sel = Selection {
+            target: Some("s3://bucket-one/x/*".into()),
+            permission: Some("ALL".into()),
+            ..Selection::default()
+        };
+        let err = credentials_path(&sel).unwrap_err();
+        assert!(matches!(err, ClientError::Scope(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("invalid permission \"ALL\""),
+            "{err}"
+        );
     }
 
     #[test]

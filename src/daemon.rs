@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -18,24 +19,46 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::server::{self, AppState, Limits};
-use crate::token::{self, Origin, Token};
+use crate::token::{self, Origin, Token, TokenError};
 use crate::upstream::Upstream;
-use crate::upstream::aws::{AwsSettings, AwsUpstream};
+use crate::upstream::aws::{AwsSettings, AwsUpstream, LoadError};
 
 /// Exit code for bad configuration (EX_USAGE).
 pub const EXIT_CONFIG: i32 = 64;
 
-#[derive(Debug)]
-pub struct DaemonError {
-    pub exit_code: i32,
-    pub messages: Vec<String>,
+/// Why `grantd serve` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The token file is unusable; a configuration problem.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The upstream cannot be set up (no region); a configuration problem.
+    #[error(transparent)]
+    Upstream(#[from] LoadError),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the bound address")]
+    BoundAddr(#[source] std::io::Error),
+    #[error("{}: cannot write address file", path.display())]
+    AddrFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl DaemonError {
-    fn config(messages: Vec<String>) -> DaemonError {
-        DaemonError {
-            exit_code: EXIT_CONFIG,
-            messages,
+    /// The process exit code: [`EXIT_CONFIG`] for configuration problems, else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DaemonError::Token(_) | DaemonError::Upstream(_) => EXIT_CONFIG,
+            DaemonError::Bind { .. } | DaemonError::BoundAddr(_) | DaemonError::AddrFile { .. } => {
+                1
+            }
         }
     }
 }
@@ -49,8 +72,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), DaemonError> {
-    let (token, origin) =
-        token::load_or_create(&settings.token_file).map_err(|e| DaemonError::config(vec![e]))?;
+    let (token, origin) = token::load_or_create(&settings.token_file)?;
     let metrics = Arc::new(Metrics::default());
     let upstream = AwsUpstream::load(
         AwsSettings {
@@ -62,28 +84,22 @@ pub async fn serve(
         },
         metrics.clone(),
     )
-    .await
-    .map_err(|e| DaemonError::config(vec![e]))?;
+    .await?;
     let region = upstream.region().to_string();
 
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| DaemonError {
-            exit_code: 1,
-            messages: vec![format!("cannot listen on {}: {e}", settings.listen)],
-        })?;
-    let bound = listener.local_addr().map_err(|e| DaemonError {
-        exit_code: 1,
-        messages: vec![format!("cannot read the bound address: {e}")],
-    })?;
+    let listener =
+        TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| DaemonError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
+    let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
     if let Some(path) = &settings.addr_file {
         grantd_common::fs::write_atomic(path, bound.to_string().as_bytes(), 0o644).map_err(
-            |e| DaemonError {
-                exit_code: 1,
-                messages: vec![format!(
-                    "{}: cannot write address file: {e}",
-                    path.display()
-                )],
+            |source| DaemonError::AddrFile {
+                path: path.clone(),
+                source,
             },
         )?;
     }
@@ -177,4 +193,42 @@ async fn become_ready(
     futures_util::future::join_all(warm).await;
     info!(account_id = %account, "ready");
     let _ = ready.set(account);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+    use std::io;
+
+    use super::*;
+    use crate::report::Report;
+
+    #[test]
+    fn a_failed_bind_exits_1_and_keeps_the_io_error_as_its_source() {
+        let e = DaemonError::Bind {
+            addr: "127.0.0.1:7911".parse().unwrap(),
+            source: io::Error::from(io::ErrorKind::AddrInUse),
+        };
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(e.to_string(), "cannot listen on 127.0.0.1:7911");
+        let io = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(io.map(io::Error::kind), Some(io::ErrorKind::AddrInUse));
+    }
+
+    #[test]
+    fn a_bad_token_file_is_a_configuration_error_told_in_the_token_s_words() {
+        let token = TokenError::Read {
+            path: "/run/grantd/token".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        let shown = Report(&token).to_string();
+        let e = DaemonError::from(token);
+        assert_eq!(e.exit_code(), EXIT_CONFIG);
+        assert_eq!(Report(&e).to_string(), shown);
+        assert!(e.source().is_some_and(|s| s.is::<io::Error>()));
+        assert_eq!(
+            DaemonError::from(LoadError::NoRegion).exit_code(),
+            EXIT_CONFIG
+        );
+    }
 }

@@ -19,6 +19,7 @@ use crate::client;
 use crate::clock::SystemClock;
 use crate::config::{self, LogFormat, ProcessEnv, Settings};
 use crate::profile::Profile;
+use crate::report::Report;
 use crate::scope::{DataAccessRequest, Permission, S3Target};
 use grantd_emulator::{DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario};
 
@@ -140,11 +141,13 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         Err(_) => {
             let err = daemon.await.map_err(|e| e.to_string())?.err();
             return Err(err
-                .map(|e| e.messages.join("; "))
+                .map(|e| Report(&e).to_string())
                 .unwrap_or_else(|| "the daemon did not start".into()));
         }
     };
-    client::wait_ready(|| Ok(addr), std::time::Duration::from_secs(10)).await?;
+    client::wait_ready(|| Ok(addr), std::time::Duration::from_secs(10))
+        .await
+        .map_err(|e| Report(&e).to_string())?;
     say(format!(
         "▸ grantd serving on http://{addr} as RoleA (token in {})",
         token_file.display()
@@ -163,14 +166,20 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
     say(format!("  {}", sdk_probe(&inside, &token_file).await?));
 
     // 4. A denial, as any client sees it.
-    let token = crate::token::read(&token_file)?.ok_or("token file vanished")?;
+    let token = crate::token::read(&token_file)
+        .map_err(|e| Report(&e).to_string())?
+        .ok_or("token file vanished")?;
     let denied = format!("/v1/credentials?target=s3://{DEMO_BUCKET}/UserB/*&permission=READ");
-    let (status, body) = client::get(addr, &denied, Some(token.expose())).await?;
+    let (status, body) = client::get(addr, &denied, Some(token.expose()))
+        .await
+        .map_err(|e| Report(&e).to_string())?;
     say(format!(
         "▸ UserB/* for RoleA → {}",
         client::error_text(status, &body)
     ));
-    let (_, calls) = client::get(emu_addr, "/_emulator/calls", None).await?;
+    let (_, calls) = client::get(emu_addr, "/_emulator/calls", None)
+        .await
+        .map_err(|e| Report(&e).to_string())?;
     let calls: serde_json::Value = serde_json::from_slice(&calls).unwrap_or_default();
     say(format!(
         "▸ upstream calls so far: {}",
@@ -198,7 +207,7 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
     }
     match daemon.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.messages.join("; ")),
+        Ok(Err(e)) => Err(Report(&e).to_string()),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -15,8 +15,9 @@
 //!
 //! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
-//! [`logging`] (the stderr subscriber), [`cli`], [`demo`], and `backoff` (the
-//! one retry-delay rule of the cache's refresher and the daemon's start).
+//! [`logging`] (the stderr subscriber), [`report`] (an error and its causes,
+//! for a person), [`cli`], [`demo`], and `backoff` (the one retry-delay rule
+//! of the cache's refresher and the daemon's start).
 //!
 //! Two crates of the workspace sit beside this one. `grantd-common` holds what
 //! the daemon shares with the emulator, re-exported here as [`scope`] (S3 URIs,
@@ -36,6 +37,7 @@ pub mod demo;
 pub mod logging;
 pub mod metrics;
 pub mod profile;
+pub mod report;
 pub mod server;
 pub mod token;
 pub mod upstream;

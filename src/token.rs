@@ -7,7 +7,7 @@
 use std::fs::DirBuilder;
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -52,9 +52,54 @@ pub enum Origin {
     Generated,
 }
 
+/// Why the token could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{}: cannot read token file", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: invalid token", path.display())]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: InvalidToken,
+    },
+    #[error("cannot get random bytes for the token")]
+    Random(#[source] getrandom::Error),
+    #[error("{}: cannot create token directory", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot write token file", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What is wrong with a token that clients would reject.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidToken {
+    #[error(
+        "ends with a newline, which botocore, the Rust SDK and the JDK reject; \
+         rewrite it without one (printf '%s' TOKEN > FILE)"
+    )]
+    TrailingNewline,
+    #[error("must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} characters")]
+    Length,
+    #[error("may hold only visible ASCII characters (no spaces)")]
+    NotVisibleAscii,
+}
+
 /// Reads the token at `path`, or generates and writes one when the file is
 /// missing or empty.
-pub fn load_or_create(path: &Path) -> Result<(Token, Origin), String> {
+pub fn load_or_create(path: &Path) -> Result<(Token, Origin), TokenError> {
     match read(path)? {
         Some(token) => Ok((token, Origin::Existing)),
         None => {
@@ -66,16 +111,25 @@ pub fn load_or_create(path: &Path) -> Result<(Token, Origin), String> {
 }
 
 /// Reads an existing token; `Ok(None)` when the file is missing or empty.
-pub fn read(path: &Path) -> Result<Option<Token>, String> {
+pub fn read(path: &Path) -> Result<Option<Token>, TokenError> {
     let text = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: cannot read token file: {e}", path.display())),
+        Err(source) => {
+            return Err(TokenError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
     };
     if text.is_empty() {
         return Ok(None);
     }
-    validate(&text).map_err(|why| format!("{}: {why}", path.display()))?;
+    let invalid = |source| TokenError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    };
+    validate(&text).map_err(invalid)?;
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
@@ -85,53 +139,56 @@ pub fn read(path: &Path) -> Result<Option<Token>, String> {
             "token file is readable by other users; chmod 600 it"
         );
     }
-    let text =
-        String::from_utf8(text).map_err(|_| format!("{}: token is not text", path.display()))?;
+    // `validate` let through visible ASCII only, so this cannot fail.
+    let text = String::from_utf8(text).map_err(|_| invalid(InvalidToken::NotVisibleAscii))?;
     Ok(Some(Token::new(text)))
 }
 
-fn validate(token: &[u8]) -> Result<(), String> {
+fn validate(token: &[u8]) -> Result<(), InvalidToken> {
     if token.ends_with(b"\n") || token.ends_with(b"\r") {
-        return Err(
-            "token ends with a newline, which botocore, the Rust SDK and the JDK reject; \
-                    rewrite it without one (printf '%s' TOKEN > FILE)"
-                .into(),
-        );
+        return Err(InvalidToken::TrailingNewline);
     }
     if !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len()) {
-        return Err(format!(
-            "token must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} characters"
-        ));
+        return Err(InvalidToken::Length);
     }
     if !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
-        return Err("token may hold only visible ASCII characters (no spaces)".into());
+        return Err(InvalidToken::NotVisibleAscii);
     }
     Ok(())
 }
 
-fn generate() -> Result<Token, String> {
+fn generate() -> Result<Token, TokenError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| format!("cannot get random bytes for the token: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(TokenError::Random)?;
     Ok(Token::new(URL_SAFE_NO_PAD.encode(bytes)))
 }
 
-fn write_new(path: &Path, token: &Token) -> Result<(), String> {
+fn write_new(path: &Path, token: &Token) -> Result<(), TokenError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| format!("{}: cannot create token directory: {e}", dir.display()))?;
+            .map_err(|source| TokenError::CreateDir {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
     }
     // A reader never sees half a token, and no planted link is written through.
-    grantd_common::fs::write_atomic(path, token.expose().as_bytes(), 0o600)
-        .map_err(|e| format!("{}: cannot write token file: {e}", path.display()))
+    grantd_common::fs::write_atomic(path, token.expose().as_bytes(), 0o600).map_err(|source| {
+        TokenError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error;
+
     use super::*;
+    use crate::report::Report;
 
     fn dir(name: &str) -> std::path::PathBuf {
         let d =
@@ -183,15 +240,48 @@ mod tests {
         let d = dir("bad");
         std::fs::create_dir_all(&d).unwrap();
         let path = d.join("token");
-        for (content, why) in [
-            ("a-perfectly-fine-token\n", "newline"),
-            ("short", "16 to 4096"),
-            ("has a space in the middle", "visible ASCII"),
+        for (content, why, text) in [
+            (
+                "a-perfectly-fine-token\n",
+                InvalidToken::TrailingNewline,
+                "newline",
+            ),
+            ("short", InvalidToken::Length, "16 to 4096"),
+            (
+                "has a space in the middle",
+                InvalidToken::NotVisibleAscii,
+                "visible ASCII",
+            ),
         ] {
             std::fs::write(&path, content).unwrap();
             let err = load_or_create(&path).unwrap_err();
-            assert!(err.contains(why), "{content:?}: {err}");
+            let shown = Report(&err).to_string();
+            assert!(shown.contains(text), "{content:?}: {shown}");
+            assert!(shown.starts_with(&path.display().to_string()), "{shown}");
+            let cause = err.source().and_then(|e| e.downcast_ref::<InvalidToken>());
+            assert_eq!(cause, Some(&why), "{content:?}");
         }
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn an_unreadable_file_keeps_the_io_error_as_its_source() {
+        let d = dir("unreadable");
+        // A directory where the file should be: reading it fails, not as NotFound.
+        let path = d.join("token");
+        std::fs::create_dir_all(&path).unwrap();
+        let err = read(&path).unwrap_err();
+        assert!(matches!(err, TokenError::Read { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("{}: cannot read token file", path.display())
+        );
+        assert!(
+            err.source()
+                .and_then(|e| e.downcast_ref::<std::io::Error>())
+                .is_some(),
+            "the io error is the source"
+        );
         let _ = std::fs::remove_dir_all(d);
     }
 

@@ -7,8 +7,10 @@
 //!
 //! The instance account of a request is, in order: the profile's pinned
 //! `account_id`, the configured `--account-id`, else the owner found by
-//! `GetAccessGrantsInstanceForPrefix` (cached per bucket for an hour) with the
-//! caller's own account (STS `GetCallerIdentity`) as the fallback.
+//! `GetAccessGrantsInstanceForPrefix` (remembered per bucket by [`owners`])
+//! with the caller's own account (STS `GetCallerIdentity`) as the fallback.
+
+mod owners;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,9 @@ use aws_sdk_s3control::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErr
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
+use owners::Owners;
+pub use owners::{OWNER_CAPACITY, OWNER_FALLBACK_TTL, OWNER_TTL};
+
 use futures_util::future::BoxFuture;
 
 use super::{DataAccess, ErrorKind, Upstream, UpstreamError, classify};
@@ -36,10 +41,6 @@ pub const MAX_ATTEMPTS: u32 = 3;
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time limit of one operation, retries included; under the cache's 4.5 s miss wait.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
-/// How long the owner account of a bucket is remembered.
-pub const OWNER_TTL: Duration = Duration::from_secs(3600);
-/// How long "no instance found for this bucket, use our own account" is remembered.
-pub const OWNER_FALLBACK_TTL: Duration = Duration::from_secs(300);
 
 /// What the daemon's configuration says about the upstream.
 #[derive(Clone, Debug, Default)]
@@ -67,8 +68,14 @@ impl ResolveEndpoint for FixedEndpoint {
     }
 }
 
-/// A bucket's owner account and until when it is remembered; `None` until found.
-type OwnerSlot = tokio::sync::Mutex<Option<(String, tokio::time::Instant)>>;
+/// Why the upstream could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Neither the settings nor the standard AWS region chain name a region.
+    #[error("no AWS region: set --region, GRANTD_REGION or AWS_REGION")]
+    NoRegion,
+}
 
 pub struct AwsUpstream {
     base: SdkConfig,
@@ -79,15 +86,17 @@ pub struct AwsUpstream {
     sts: aws_sdk_sts::Client,
     configured_account: Option<String>,
     caller_account: OnceCell<String>,
-    /// (bucket, region) → owner account and until when. Each slot's async lock
-    /// makes concurrent first requests for a bucket share one lookup.
-    owners: Mutex<HashMap<(String, String), Arc<OwnerSlot>>>,
+    /// (bucket, region) → owner account, bounded; one lookup per bucket at a time.
+    owners: Owners,
     metrics: Arc<Metrics>,
 }
 
 impl AwsUpstream {
     /// Loads the standard AWS configuration. Fails only when no region can be found.
-    pub async fn load(settings: AwsSettings, metrics: Arc<Metrics>) -> Result<AwsUpstream, String> {
+    pub async fn load(
+        settings: AwsSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<AwsUpstream, LoadError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .timeout_config(
@@ -107,7 +116,7 @@ impl AwsUpstream {
         let region = base
             .region()
             .map(|r| r.to_string())
-            .ok_or("no AWS region: set --region, GRANTD_REGION or AWS_REGION")?;
+            .ok_or(LoadError::NoRegion)?;
         let mut sts = aws_sdk_sts::config::Builder::from(&base);
         if let Some(url) = &settings.sts_endpoint {
             sts = sts.endpoint_url(url.clone());
@@ -120,7 +129,7 @@ impl AwsUpstream {
             clients: Mutex::default(),
             configured_account: settings.account_id,
             caller_account: OnceCell::new(),
-            owners: Mutex::default(),
+            owners: Owners::default(),
             metrics,
         })
     }
@@ -150,7 +159,7 @@ impl AwsUpstream {
                 let started = tokio::time::Instant::now();
                 let result = self.sts.get_caller_identity().send().await;
                 self.record("GetCallerIdentity", &result, started);
-                let out = result.map_err(sdk_error)?;
+                let out = result.map_err(|e| sdk_error("GetCallerIdentity", e))?;
                 out.account()
                     .filter(|a| is_account_id(a))
                     .map(str::to_string)
@@ -173,21 +182,23 @@ impl AwsUpstream {
             return Ok(account.clone());
         }
         let caller = self.caller_account().await?;
-        let key = (request.target.bucket().to_string(), region.to_string());
-        let slot = self
-            .owners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.clone())
-            .or_default()
-            .clone();
-        let mut slot = slot.lock().await;
-        let now = tokio::time::Instant::now();
-        if let Some((owner, until)) = &*slot
-            && *until > now
-        {
-            return Ok(owner.clone());
-        }
+        let bucket = request.target.bucket().to_string();
+        let key = (bucket.clone(), region.to_string());
+        self.owners
+            .get_or_lookup(key, || self.find_owner(request, region, &bucket, caller))
+            .await
+    }
+
+    /// Asks `GetAccessGrantsInstanceForPrefix` who owns the bucket of
+    /// `request`, and for how long to believe the answer. A terminal answer
+    /// (no instance for it) means the caller's own account.
+    async fn find_owner(
+        &self,
+        request: &DataAccessRequest,
+        region: &str,
+        bucket: &str,
+        caller: String,
+    ) -> Result<(String, Duration), UpstreamError> {
         let started = tokio::time::Instant::now();
         let result = self
             .s3control(region)
@@ -197,23 +208,19 @@ impl AwsUpstream {
             .send()
             .await;
         self.record("GetAccessGrantsInstanceForPrefix", &result, started);
-        let (owner, ttl) = match result.map_err(sdk_error) {
+        match result.map_err(|e| sdk_error("GetAccessGrantsInstanceForPrefix", e)) {
             Ok(out) => match out.access_grants_instance_arn().and_then(arn_account) {
-                Some(owner) => (owner, OWNER_TTL),
-                None => {
-                    return Err(malformed(
-                        "GetAccessGrantsInstanceForPrefix answered without an instance ARN",
-                    ));
-                }
+                Some(owner) => Ok((owner, OWNER_TTL)),
+                None => Err(malformed(
+                    "GetAccessGrantsInstanceForPrefix answered without an instance ARN",
+                )),
             },
             Err(e) if e.is_terminal() => {
-                info!(bucket = %key.0, code = %e.code, "no Access Grants instance found for bucket; using own account");
-                (caller, OWNER_FALLBACK_TTL)
+                info!(bucket = %bucket, code = %e.code, "no Access Grants instance found for bucket; using own account");
+                Ok((caller, OWNER_FALLBACK_TTL))
             }
-            Err(e) => return Err(e),
-        };
-        *slot = Some((owner.clone(), now + ttl));
-        Ok(owner)
+            Err(e) => Err(e),
+        }
     }
 
     fn record<T, E>(
@@ -244,7 +251,7 @@ impl AwsUpstream {
             .set_duration_seconds(request.duration_seconds.map(|d| d as i32))
             .send()
             .await
-            .map_err(sdk_error)?;
+            .map_err(|e| sdk_error("GetDataAccess", e))?;
         let creds = out
             .credentials()
             .ok_or_else(|| malformed("GetDataAccess answered without Credentials"))?;
@@ -303,11 +310,13 @@ impl Upstream for AwsUpstream {
                         )
                     })?;
                     provider.provide_credentials().await.map_err(|e| {
+                        warn!(error = %DisplayErrorContext(&e), "cannot load the base credentials");
                         UpstreamError::new(
                             ErrorKind::Unavailable,
                             "CredentialsNotLoaded",
-                            DisplayErrorContext(&e).to_string(),
+                            "the base credentials could not be loaded",
                         )
+                        .with_source(e)
                     })?;
                     Ok(account.clone())
                 }
@@ -344,12 +353,20 @@ fn arn_account(arn: &str) -> Option<String> {
     is_account_id(account).then(|| account.to_string())
 }
 
-/// Maps any SDK failure onto the cache's terminal/transient split.
-fn sdk_error<E>(err: SdkError<E, aws_sdk_s3control::config::http::HttpResponse>) -> UpstreamError
+/// Maps any SDK failure of `operation` onto the cache's terminal/transient
+/// split, keeping the SDK's error as the source.
+///
+/// A service's answer is told by its own code and message. Any other failure
+/// gets a short message of our own, and its whole cause chain goes to the log
+/// here, where the operation is known: the cache logs only `code: message`.
+fn sdk_error<E>(
+    operation: &'static str,
+    err: SdkError<E, aws_sdk_s3control::config::http::HttpResponse>,
+) -> UpstreamError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    match &err {
+    let (kind, code, message) = match &err {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let code = se.err().code().unwrap_or_default();
@@ -364,34 +381,98 @@ where
             } else {
                 message.to_string()
             };
-            UpstreamError::new(classify(code, Some(status)), shown_code, message)
+            return UpstreamError::new(classify(code, Some(status)), shown_code, message)
+                .with_source(err);
         }
-        SdkError::TimeoutError(_) => UpstreamError::new(
+        SdkError::TimeoutError(_) => (
             ErrorKind::Unavailable,
             "Timeout",
             "the upstream did not answer in time",
         ),
-        SdkError::DispatchFailure(_) => UpstreamError::new(
+        SdkError::DispatchFailure(df) if df.is_timeout() => (
             ErrorKind::Unavailable,
             "DispatchFailure",
-            DisplayErrorContext(&err).to_string(),
+            "the connection to the upstream timed out",
         ),
-        SdkError::ResponseError(_) => UpstreamError::new(
+        SdkError::DispatchFailure(df) if df.is_io() => (
+            ErrorKind::Unavailable,
+            "DispatchFailure",
+            "the upstream could not be reached",
+        ),
+        SdkError::DispatchFailure(_) => (
+            ErrorKind::Unavailable,
+            "DispatchFailure",
+            "the request could not be sent",
+        ),
+        SdkError::ResponseError(_) => (
             ErrorKind::Malformed,
             "MalformedResponse",
-            DisplayErrorContext(&err).to_string(),
+            "the upstream's answer could not be read",
         ),
-        _ => UpstreamError::new(
+        _ => (
             ErrorKind::Unavailable,
             "RequestFailed",
-            DisplayErrorContext(&err).to_string(),
+            "the request could not be made",
         ),
-    }
+    };
+    warn!(operation, code, error = %DisplayErrorContext(&err), "upstream call failed");
+    UpstreamError::new(kind, code, message).with_source(err)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error;
+
+    use aws_sdk_s3control::config::http::HttpResponse;
+    use aws_sdk_s3control::error::ErrorMetadata;
+    use aws_sdk_s3control::operation::get_data_access::GetDataAccessError;
+
     use super::*;
+
+    type GetDataAccessSdkError = SdkError<GetDataAccessError, HttpResponse>;
+
+    #[test]
+    fn a_service_answer_keeps_its_code_and_message_and_the_sdk_error_underneath() {
+        let modeled = GetDataAccessError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("You do not have READ permissions")
+                .build(),
+        );
+        let raw = HttpResponse::new(403.try_into().unwrap(), "".into());
+        let e = sdk_error("GetDataAccess", SdkError::service_error(modeled, raw));
+        assert_eq!(e.kind, ErrorKind::Denied);
+        assert_eq!(
+            e.to_string(),
+            "AccessDenied: You do not have READ permissions"
+        );
+        let sdk = e
+            .source()
+            .and_then(|s| s.downcast_ref::<GetDataAccessSdkError>());
+        assert!(sdk.is_some(), "the SDK error is the source");
+    }
+
+    #[test]
+    fn a_timeout_says_so_and_keeps_what_timed_out_as_a_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out");
+        let e = sdk_error("GetDataAccess", GetDataAccessSdkError::timeout_error(io));
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert_eq!(
+            e.to_string(),
+            "Timeout: the upstream did not answer in time"
+        );
+        let sdk = e.source().expect("the SDK error is the source");
+        let io = sdk.source().expect("and what timed out is its source");
+        assert_eq!(io.to_string(), "read timed out");
+    }
+
+    #[test]
+    fn a_missing_region_is_a_load_error() {
+        assert_eq!(
+            LoadError::NoRegion.to_string(),
+            "no AWS region: set --region, GRANTD_REGION or AWS_REGION"
+        );
+    }
 
     #[test]
     fn reads_the_account_of_an_instance_arn() {

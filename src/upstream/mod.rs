@@ -10,7 +10,9 @@ pub mod aws;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 
-use std::fmt;
+use std::error::Error;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
@@ -43,11 +45,18 @@ pub enum ErrorKind {
 }
 
 /// An upstream failure: its kind, the service's error code and its message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Display` is this layer's verdict (`code: message`); what the SDK reported
+/// underneath (a connection error, a timeout, the service's modeled error) is
+/// the [`source`](std::error::Error::source), never folded into `message`.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{code}: {message}")]
 pub struct UpstreamError {
     pub kind: ErrorKind,
     pub code: String,
     pub message: String,
+    #[source]
+    cause: Option<Cause>,
 }
 
 impl UpstreamError {
@@ -56,7 +65,14 @@ impl UpstreamError {
             kind,
             code: code.into(),
             message: message.into(),
+            cause: None,
         }
+    }
+
+    /// The same failure, caused by `source`.
+    pub fn with_source(mut self, source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        self.cause = Some(Cause(Arc::from(source.into())));
+        self
     }
 
     /// Terminal answers are about the scope itself; retrying will not help.
@@ -65,13 +81,31 @@ impl UpstreamError {
     }
 }
 
-impl fmt::Display for UpstreamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+/// Two failures are the same verdict when kind, code and message agree; the
+/// causes underneath are not comparable.
+impl PartialEq for UpstreamError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, &self.code, &self.message) == (other.kind, &other.code, &other.message)
     }
 }
 
-impl std::error::Error for UpstreamError {}
+impl Eq for UpstreamError {}
+
+/// The cause of an [`UpstreamError`], shared so the error stays `Clone`: one
+/// failed load is handed to every caller that waited on it.
+///
+/// It derefs to the cause itself (and is not an `Error` of its own), so
+/// `source()` yields the SDK's error, which callers can downcast.
+#[derive(Clone, Debug)]
+struct Cause(Arc<dyn Error + Send + Sync>);
+
+impl Deref for Cause {
+    type Target = dyn Error + Send + Sync;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
 
 /// Classifies a service error code (and HTTP status, when known).
 pub fn classify(code: &str, status: Option<u16>) -> ErrorKind {
@@ -131,5 +165,22 @@ mod tests {
         assert_eq!(classify("ExpiredToken", Some(400)), ErrorKind::Unavailable);
         assert!(!UpstreamError::new(ErrorKind::Throttled, "SlowDown", "x").is_terminal());
         assert!(UpstreamError::new(ErrorKind::Denied, "AccessDenied", "x").is_terminal());
+    }
+
+    #[test]
+    fn keeps_its_cause_as_the_source_and_out_of_display() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = UpstreamError::new(ErrorKind::Unavailable, "DispatchFailure", "no connection")
+            .with_source(io);
+        assert_eq!(e.to_string(), "DispatchFailure: no connection");
+        let source = e.source().expect("the cause is kept");
+        let io = source.downcast_ref::<std::io::Error>().expect("as itself");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert!(e.clone().source().is_some(), "clones share the cause");
+        assert!(
+            UpstreamError::new(ErrorKind::Denied, "AccessDenied", "x")
+                .source()
+                .is_none()
+        );
     }
 }
