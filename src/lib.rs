@@ -34,6 +34,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+mod error;
 pub mod logging;
 pub mod metrics;
 pub mod profile;

@@ -1,9 +1,8 @@
 //! What the cache answers when it has no credentials to give: a transport-free
 //! [`CacheErrorKind`] the server maps to an HTTP status, and the message.
 
+use crate::error::SharedCause;
 use std::error::Error;
-use std::ops::Deref;
-use std::sync::Arc;
 
 use crate::upstream::{ErrorKind, UpstreamError};
 
@@ -34,23 +33,7 @@ pub struct CacheError {
     pub kind: CacheErrorKind,
     pub message: String,
     #[source]
-    cause: Option<Cause>,
-}
-
-/// The failure behind a [`CacheError`], shared by its clones: one load's
-/// answer goes to every caller joined on it and into the denial memory.
-///
-/// It derefs to the cause itself, so `source()` yields the [`UpstreamError`]
-/// (which then downcasts), not the `Arc` around it.
-#[derive(Clone, Debug)]
-struct Cause(Arc<dyn Error + Send + Sync>);
-
-impl Deref for Cause {
-    type Target = dyn Error + Send + Sync;
-
-    fn deref(&self) -> &Self::Target {
-        &*self.0
-    }
+    cause: Option<SharedCause>,
 }
 
 impl CacheError {
@@ -65,7 +48,7 @@ impl CacheError {
 
     /// Keeps `cause` as the error's source.
     pub(super) fn with_cause(mut self, cause: impl Error + Send + Sync + 'static) -> Self {
-        self.cause = Some(Cause(Arc::new(cause)));
+        self.cause = Some(SharedCause::new(cause));
         self
     }
 }

@@ -10,9 +10,8 @@ pub mod aws;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 
+use crate::error::SharedCause;
 use std::error::Error;
-use std::ops::Deref;
-use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
@@ -56,7 +55,7 @@ pub struct UpstreamError {
     pub code: String,
     pub message: String,
     #[source]
-    cause: Option<Cause>,
+    cause: Option<SharedCause>,
 }
 
 impl UpstreamError {
@@ -71,7 +70,7 @@ impl UpstreamError {
 
     /// The same failure, caused by `source`.
     pub fn with_source(mut self, source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
-        self.cause = Some(Cause(Arc::from(source.into())));
+        self.cause = Some(SharedCause::new(source));
         self
     }
 
@@ -90,22 +89,6 @@ impl PartialEq for UpstreamError {
 }
 
 impl Eq for UpstreamError {}
-
-/// The cause of an [`UpstreamError`], shared so the error stays `Clone`: one
-/// failed load is handed to every caller that waited on it.
-///
-/// It derefs to the cause itself (and is not an `Error` of its own), so
-/// `source()` yields the SDK's error, which callers can downcast.
-#[derive(Clone, Debug)]
-struct Cause(Arc<dyn Error + Send + Sync>);
-
-impl Deref for Cause {
-    type Target = dyn Error + Send + Sync;
-
-    fn deref(&self) -> &Self::Target {
-        &*self.0
-    }
-}
 
 /// Classifies a service error code (and HTTP status, when known).
 pub fn classify(code: &str, status: Option<u16>) -> ErrorKind {

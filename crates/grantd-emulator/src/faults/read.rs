@@ -181,11 +181,12 @@ fn display_path(path: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn fault(value: Value) -> Result<Fault, Problems> {
+    /// A fault read from `value`, or every problem found in it.
+    pub(crate) fn fault(value: Value) -> Result<Fault, Problems> {
         let mut problems = Problems::new();
         Fault::from_value(&value, "fault", &mut problems).ok_or(problems)
     }

@@ -46,13 +46,8 @@ impl FaultTable {
 mod tests {
     use super::*;
     use crate::faults::Effect;
-    use grantd_common::fields::Problems;
-    use serde_json::{Value, json};
-
-    fn fault(value: Value) -> Result<Fault, Problems> {
-        let mut problems = Problems::new();
-        Fault::from_value(&value, "fault", &mut problems).ok_or(problems)
-    }
+    use crate::faults::read::tests::fault;
+    use serde_json::json;
 
     #[test]
     fn table_spends_uses_and_drops_exhausted_faults() {
