@@ -190,17 +190,10 @@ mod tests {
     use super::*;
     use crate::report::Report;
 
-    fn dir(name: &str) -> std::path::PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("grantd-token-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
     #[test]
     fn generates_a_private_token_without_newline_and_reuses_it() {
-        let d = dir("gen");
-        let path = d.join("sub").join("token");
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("sub").join("token");
         let (token, origin) = load_or_create(&path).unwrap();
         assert_eq!(origin, Origin::Generated);
         assert_eq!(token.expose().len(), 43);
@@ -221,25 +214,21 @@ mod tests {
         let (again, origin) = load_or_create(&path).unwrap();
         assert_eq!(origin, Origin::Existing);
         assert_eq!(again.expose(), token.expose());
-        let _ = std::fs::remove_dir_all(d);
     }
 
     #[test]
     fn an_empty_file_gets_a_new_token() {
-        let d = dir("empty");
-        std::fs::create_dir_all(&d).unwrap();
-        let path = d.join("token");
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("token");
         std::fs::write(&path, "").unwrap();
         let (_, origin) = load_or_create(&path).unwrap();
         assert_eq!(origin, Origin::Generated);
-        let _ = std::fs::remove_dir_all(d);
     }
 
     #[test]
     fn refuses_tokens_clients_would_reject() {
-        let d = dir("bad");
-        std::fs::create_dir_all(&d).unwrap();
-        let path = d.join("token");
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("token");
         for (content, why, text) in [
             (
                 "a-perfectly-fine-token\n",
@@ -261,14 +250,13 @@ mod tests {
             let cause = err.source().and_then(|e| e.downcast_ref::<InvalidToken>());
             assert_eq!(cause, Some(&why), "{content:?}");
         }
-        let _ = std::fs::remove_dir_all(d);
     }
 
     #[test]
     fn an_unreadable_file_keeps_the_io_error_as_its_source() {
-        let d = dir("unreadable");
+        let d = tempfile::tempdir().unwrap();
         // A directory where the file should be: reading it fails, not as NotFound.
-        let path = d.join("token");
+        let path = d.path().join("token");
         std::fs::create_dir_all(&path).unwrap();
         let err = read(&path).unwrap_err();
         assert!(matches!(err, TokenError::Read { .. }), "{err:?}");
@@ -282,7 +270,6 @@ mod tests {
                 .is_some(),
             "the io error is the source"
         );
-        let _ = std::fs::remove_dir_all(d);
     }
 
     #[test]
