@@ -335,6 +335,19 @@ impl Inner {
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
                     .add(&key);
+                // moka may have dropped the entry between the insert and the
+                // add, its listener finding nothing to remove: take the key
+                // back out, or the index keeps a key with no entry for good.
+                // (Checked outside the lock: moka may run the listener on
+                // this thread.) Should a concurrent install of the same key
+                // lose its index key here, its next lookup loads once and
+                // adds it back.
+                if !self.entries.contains_key(&key) {
+                    self.grants
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
+                }
             }
             tokio::spawn(refresher(
                 Arc::downgrade(self),
