@@ -43,7 +43,7 @@ ready_timeout=${GRANTD_READY_TIMEOUT:-60}
 # user who could plant an address file there would receive the job's token.
 if [[ -n ${GRANTD_RUN_DIR:-} ]]; then
   run=$GRANTD_RUN_DIR
-  [[ -e $run || -L $run ]] || mkdir -m 700 -- "$run" ||
+  [[ -e $run || -L $run ]] || { mkdir -p -- "$(dirname -- "$run")" && mkdir -m 700 -- "$run"; } ||
     die 64 "cannot create GRANTD_RUN_DIR $run"
   [[ -d $run && ! -L $run && -O $run ]] ||
     die 64 "GRANTD_RUN_DIR $run is not a directory of our own (uid $(id -u)); refusing it"
