@@ -1,50 +1,64 @@
-//! The deploy scripts, run for real against the emulator.
+//! deploy/processing-entrypoint.sh, run for real against the emulator: it
+//! starts the job with grantd's credentials, or does not start it at all.
 
 mod common;
+mod deploy_support;
 
+use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
+use std::process::Output;
 
 use common::*;
+use deploy_support::*;
 
-fn upstream_env(cmd: &mut Command, emu: &Proc) {
-    client_env(cmd);
-    cmd.env("AWS_ENDPOINT_URL_S3_CONTROL", emu.url())
-        .env("AWS_ENDPOINT_URL_STS", emu.url())
-        .env("AWS_ACCESS_KEY_ID", ROLE_A_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", ROLE_A_SECRET)
-        .env("GRANTD_BIN", BIN)
-        .env("GRANTD_LISTEN", "127.0.0.1:0");
-}
+/// A job that says it ran, lists the names (never the values) of its
+/// environment, and checks the token it got against the token file.
+const ENV_JOB: &[&str] = &[
+    "sh",
+    "-c",
+    "echo JOB_RAN; env | cut -d= -f1; \
+     [ \"$AWS_CONTAINER_AUTHORIZATION_TOKEN\" = \"$(cat \"$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE\")\" ] \
+       && echo TOKEN_MATCHES_FILE; \
+     echo \"FULL_URI=$AWS_CONTAINER_CREDENTIALS_FULL_URI\"",
+];
 
-fn kill_pid_file(path: &Path) {
-    if let Ok(pid) = std::fs::read_to_string(path) {
-        let _ = Command::new("kill").arg(pid.trim()).status();
-    }
-}
-
-/// Runs deploy/processing-entrypoint.sh with `config` and the job `job`.
+/// Runs the entrypoint with `config`, the run directory `dir/run` and the
+/// job `job`; stops the daemon it left behind, if any.
 fn run_entrypoint(
     emu: &Proc,
     dir: &Path,
     config: &str,
     job: &[&str],
     env: &[(&str, &str)],
-) -> std::process::Output {
+) -> Output {
     std::fs::write(dir.join("grantd.toml"), config).unwrap();
-    let mut cmd = Command::new("bash");
-    upstream_env(&mut cmd, emu);
-    cmd.arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/processing-entrypoint.sh"
-    ))
-    .args(job)
-    .env("GRANTD_CONFIG", dir.join("grantd.toml"))
-    .env("GRANTD_RUN_DIR", dir.join("run"))
-    .envs(env.iter().copied());
+    let mut cmd = script_command("processing-entrypoint.sh", emu);
+    cmd.args(job)
+        .env("GRANTD_CONFIG", dir.join("grantd.toml"))
+        .env("GRANTD_RUN_DIR", dir.join("run"))
+        // The execution role, as SageMaker sets it: the job must not see it.
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "/v2/credentials/execution-role",
+        )
+        .envs(env.iter().copied());
     let out = cmd.output().unwrap();
     kill_pid_file(&dir.join("run/grantd.pid"));
     out
+}
+
+fn assert_job_did_not_run(out: &Output, code: i32, says: &str) {
+    let text = transcript(out);
+    assert_eq!(out.status.code(), Some(code), "{text}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.lines().any(|l| l == "JOB_RAN"),
+        "the job ran: {text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(says),
+        "stderr should say {says:?}: {text}"
+    );
 }
 
 #[test]
@@ -61,7 +75,7 @@ fn processing_entrypoint_starts_grantd_and_execs_the_job_with_its_credentials() 
     assert!(
         out.status.success(),
         "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
+        transcript(&out),
         std::fs::read_to_string(dir.path().join("run/grantd.log")).unwrap_or_default()
     );
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -78,6 +92,83 @@ fn processing_entrypoint_starts_grantd_and_execs_the_job_with_its_credentials() 
 }
 
 #[test]
+fn the_job_gets_grantd_and_nothing_an_sdk_would_prefer_to_it() {
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-env");
+    let out = run_entrypoint(
+        &emu,
+        dir.path(),
+        PROFILES,
+        ENV_JOB,
+        &[
+            ("AWS_SESSION_TOKEN", "daemon-session"),
+            // Web identity comes before the container provider in every SDK.
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/secrets/token"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/daemon"),
+        ],
+    );
+    let text = transcript(&out);
+    assert!(out.status.success(), "{text}");
+    let names: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(names[0], "JOB_RAN");
+    for wanted in [
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "TOKEN_MATCHES_FILE",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} missing: {text}");
+    }
+    for unwanted in [
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ] {
+        assert!(
+            !names.contains(&unwanted),
+            "{unwanted} reached the job: {text}"
+        );
+    }
+    let uri = names.last().unwrap().strip_prefix("FULL_URI=").unwrap();
+    assert!(
+        uri.starts_with("http://127.0.0.1:") && uri.ends_with("/v1/credentials"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_invalid_profile_name_stops_the_job_instead_of_running_it_as_the_execution_role() {
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-badname");
+    let out = run_entrypoint(
+        &emu,
+        dir.path(),
+        PROFILES,
+        ENV_JOB,
+        &[("GRANTD_CLIENT_PROFILE", "no such profile")],
+    );
+    assert_job_did_not_run(&out, 64, "grantd env failed for profile 'no such profile'");
+}
+
+#[test]
+fn an_unknown_profile_stops_the_job_before_it_starts() {
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-unknown");
+    let out = run_entrypoint(
+        &emu,
+        dir.path(),
+        PROFILES,
+        ENV_JOB,
+        &[("GRANTD_CLIENT_PROFILE", "nosuch")],
+    );
+    assert_job_did_not_run(&out, 70, "does not vend the job's credentials");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UnknownProfile"));
+}
+
+#[test]
 fn processing_entrypoint_fails_clearly_when_grantd_cannot_start() {
     let emu = emulator(None);
     let dir = scratch("entrypoint-bad");
@@ -85,107 +176,103 @@ fn processing_entrypoint_fails_clearly_when_grantd_cannot_start() {
         &emu,
         dir.path(),
         "nonsense = 1\n",
-        &["true"],
+        ENV_JOB,
         &[("GRANTD_READY_TIMEOUT", "3")],
     );
-    assert_eq!(out.status.code(), Some(69));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key \"nonsense\""));
+    assert_job_did_not_run(&out, 69, "unknown key \"nonsense\"");
 }
 
 #[test]
-fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
+fn a_port_held_by_another_process_stops_the_job_although_something_answers_there() {
+    // Whoever holds the port answers every request with 200, /readyz included.
+    let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = squatter.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in squatter.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+        }
+    });
     let emu = emulator(None);
-    let home = scratch("studio-home");
-    let home = home.path();
-    let lcc = |home: &Path| {
-        let mut cmd = Command::new("bash");
-        upstream_env(&mut cmd, &emu);
-        cmd.arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/deploy/studio-lifecycle.sh"
-        ))
-        .env("HOME", home)
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .output()
-        .unwrap()
-    };
-    let first = lcc(home);
-    let run_dir = home.join(format!(
-        "run/grantd-{}",
-        String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
-            .unwrap()
-            .trim()
-    ));
-    let pid_file = run_dir.join("grantd.pid");
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
+    let dir = scratch("entrypoint-squat");
+    let listen = format!("127.0.0.1:{port}");
+    let out = run_entrypoint(
+        &emu,
+        dir.path(),
+        PROFILES,
+        ENV_JOB,
+        &[("GRANTD_LISTEN", &listen), ("GRANTD_READY_TIMEOUT", "10")],
     );
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let second = lcc(home);
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
-    assert_eq!(
-        std::fs::read_to_string(&pid_file).unwrap(),
-        pid,
-        "a second run reuses the running daemon"
-    );
-    let bashrc = std::fs::read_to_string(home.join(".bashrc")).unwrap();
-    assert_eq!(
-        bashrc.matches("client.env").count(),
-        2,
-        "one line, added once: {bashrc}"
-    );
+    assert_job_did_not_run(&out, 69, "grantd did not become ready: it exited");
+}
 
-    // A new shell, with the space's RELATIVE_URI still set, uses grantd.
-    let mut shell = Command::new("bash");
-    client_env(&mut shell);
-    let shell_out = shell
-        .arg("-c")
-        .arg(format!(
-            ". '{}/.config/grantd/client.env' && exec '{BIN}' sdk-probe",
-            home.display()
-        ))
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-            "/v2/credentials/space-role",
-        )
+#[test]
+fn a_run_directory_of_another_user_is_refused() {
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-foreign");
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    chown(&run, NOBODY);
+    let out = run_entrypoint(&emu, dir.path(), PROFILES, ENV_JOB, &[]);
+    assert_job_did_not_run(&out, 64, "is not a directory of our own");
+    assert!(!run.join("token").exists(), "no token was written there");
+}
+
+#[test]
+fn a_group_writable_run_directory_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-groupw");
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let out = run_entrypoint(&emu, dir.path(), PROFILES, ENV_JOB, &[]);
+    assert_job_did_not_run(&out, 64, "is group- or world-writable");
+}
+
+#[test]
+fn the_default_run_directory_is_new_and_private() {
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-default");
+    std::fs::write(dir.path().join("grantd.toml"), PROFILES).unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = script_command("processing-entrypoint.sh", &emu)
+        .args([
+            "sh",
+            "-c",
+            "dirname \"$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE\"",
+        ])
+        .env("GRANTD_CONFIG", dir.path().join("grantd.toml"))
+        .env("TMPDIR", &tmp)
         .output()
         .unwrap();
-    // A notebook kernel: the IPython startup file sets the same environment.
-    let startup = home.join(".ipython/profile_default/startup/00-grantd.py");
-    let kernel = Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import os; os.environ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']='/x'; exec(open('{}').read()); \
-             print(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI']); print('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' in os.environ); \
-             print(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN'] == open(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE']).read())",
-            startup.display()
-        ))
-        .output()
-        .unwrap();
-    kill_pid_file(&pid_file);
-    assert!(
-        shell_out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&shell_out.stderr)
+    let text = transcript(&out);
+    let run = Path::new(std::str::from_utf8(&out.stdout).unwrap().trim()).to_path_buf();
+    kill_pid_file(&run.join("grantd.pid"));
+    assert!(out.status.success(), "{text}");
+    assert!(run.starts_with(&tmp), "{text}");
+    assert_eq!(mode(&run), 0o700, "{text}");
+}
+
+#[test]
+fn malformed_settings_and_a_missing_job_are_refused_before_anything_starts() {
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-input");
+    let out = run_entrypoint(
+        &emu,
+        dir.path(),
+        PROFILES,
+        ENV_JOB,
+        &[("GRANTD_READY_TIMEOUT", "soon")],
     );
-    let got: serde_json::Value = serde_json::from_slice(&shell_out.stdout).unwrap();
-    assert!(got["access_key_id"].as_str().unwrap().starts_with("ASIA"));
-    let kernel_out = String::from_utf8_lossy(&kernel.stdout);
-    let lines: Vec<&str> = kernel_out.lines().collect();
+    assert_job_did_not_run(&out, 64, "GRANTD_READY_TIMEOUT is not a number of seconds");
+    let out = run_entrypoint(&emu, dir.path(), PROFILES, &[], &[]);
+    assert_job_did_not_run(&out, 64, "no job given");
     assert!(
-        kernel.status.success(),
-        "{}",
-        String::from_utf8_lossy(&kernel.stderr)
+        !dir.path().join("run/grantd.pid").exists(),
+        "no daemon was started"
     );
-    assert!(
-        lines[0].starts_with("http://127.0.0.1:") && lines[0].ends_with("/v1/credentials"),
-        "{kernel_out}"
-    );
-    assert_eq!(&lines[1..], ["False", "True"]);
 }

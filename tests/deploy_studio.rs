@@ -1,0 +1,228 @@
+//! deploy/studio-lifecycle.sh, run for real against the emulator: one daemon
+//! per space however often (and however concurrently) the script runs, in a
+//! run directory no other user controls, and shells and kernels set up to
+//! use it.
+
+mod common;
+mod deploy_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use deploy_support::*;
+
+/// A Studio home: `HOME`, with `XDG_RUNTIME_DIR` at `HOME/run` and `TMPDIR`
+/// at `HOME/tmp`.
+struct Space {
+    home: tempfile::TempDir,
+}
+
+impl Space {
+    fn new(name: &str) -> Space {
+        let home = scratch(name);
+        std::fs::create_dir(home.path().join("run")).unwrap();
+        std::fs::create_dir(home.path().join("tmp")).unwrap();
+        Space { home }
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Where the script put the token, address and pid files, as it told
+    /// the shells.
+    fn run_dir(&self) -> PathBuf {
+        let token_file = self.client_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+        Path::new(&token_file).parent().unwrap().to_path_buf()
+    }
+
+    /// The daemon's address, as the script told the shells.
+    fn daemon_addr(&self) -> std::net::SocketAddr {
+        let uri = self.client_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+        let addr = uri.strip_prefix("http://").unwrap();
+        addr.split('/').next().unwrap().parse().unwrap()
+    }
+
+    /// The lifecycle script for this space, not yet started.
+    fn lcc(&self, emu: &Proc) -> Command {
+        let mut cmd = script_command("studio-lifecycle.sh", emu);
+        cmd.env("HOME", self.home())
+            .env("XDG_RUNTIME_DIR", self.home().join("run"))
+            .env("TMPDIR", self.home().join("tmp"));
+        cmd
+    }
+
+    /// A value the script wrote to `~/.config/grantd/client.env`.
+    fn client_env(&self, name: &str) -> String {
+        let text = std::fs::read_to_string(self.home().join(".config/grantd/client.env")).unwrap();
+        let prefix = format!("export {name}='");
+        let line = text.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap();
+        line.strip_suffix('\'').unwrap().to_string()
+    }
+}
+
+impl Drop for Space {
+    fn drop(&mut self) {
+        stop_daemons_with_home(self.home());
+    }
+}
+
+fn assert_success(out: &Output) {
+    assert!(out.status.success(), "{}", transcript(out));
+}
+
+#[test]
+fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
+    let emu = emulator(None);
+    let space = Space::new("studio-home");
+    let home = space.home();
+    let first = space.lcc(&emu).output().unwrap();
+    assert_success(&first);
+    let pid_file = space.run_dir().join("grantd.pid");
+    assert_eq!(space.run_dir(), home.join("run/grantd"));
+    assert_eq!(mode(&space.run_dir()), 0o700);
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let second = space.lcc(&emu).output().unwrap();
+    assert_success(&second);
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap(),
+        pid,
+        "a second run reuses the running daemon"
+    );
+    assert_eq!(daemons_with_home(home).len(), 1);
+    let bashrc = std::fs::read_to_string(home.join(".bashrc")).unwrap();
+    assert_eq!(
+        bashrc.matches("client.env").count(),
+        2,
+        "one line, added once: {bashrc}"
+    );
+
+    // A new shell, with the space's RELATIVE_URI still set, uses grantd.
+    let mut shell = Command::new("bash");
+    client_env(&mut shell);
+    let shell_out = shell
+        .arg("-c")
+        .arg(format!(
+            ". '{}/.config/grantd/client.env' && exec '{BIN}' sdk-probe",
+            home.display()
+        ))
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "/v2/credentials/space-role",
+        )
+        .output()
+        .unwrap();
+    assert_success(&shell_out);
+    let got: serde_json::Value = serde_json::from_slice(&shell_out.stdout).unwrap();
+    assert!(got["access_key_id"].as_str().unwrap().starts_with("ASIA"));
+
+    // A notebook kernel: the IPython startup file sets the same environment.
+    let startup = home.join(".ipython/profile_default/startup/00-grantd.py");
+    let kernel = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import os; os.environ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']='/x'; exec(open('{}').read()); \
+             print(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI']); print('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' in os.environ); \
+             print(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN'] == open(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE']).read())",
+            startup.display()
+        ))
+        .output()
+        .unwrap();
+    assert_success(&kernel);
+    let kernel_out = String::from_utf8_lossy(&kernel.stdout);
+    let lines: Vec<&str> = kernel_out.lines().collect();
+    assert!(
+        lines[0].starts_with("http://127.0.0.1:") && lines[0].ends_with("/v1/credentials"),
+        "{kernel_out}"
+    );
+    assert_eq!(&lines[1..], ["False", "True"]);
+}
+
+#[test]
+fn the_studio_daemon_does_not_serve_imds() {
+    let emu = emulator(None);
+    let space = Space::new("studio-noimds");
+    assert_success(&space.lcc(&emu).output().unwrap());
+    let reply = request(
+        space.daemon_addr(),
+        "PUT",
+        "/latest/api/token",
+        &[("X-aws-ec2-metadata-token-ttl-seconds", "60")],
+    );
+    assert_eq!(
+        reply.status, 404,
+        "IMDS is opt-in, yet PUT /latest/api/token answered"
+    );
+}
+
+#[test]
+fn two_runs_at_once_start_one_daemon_and_keep_its_address_file() {
+    let emu = emulator(None);
+    let space = Space::new("studio-race");
+    // Port 0: a second daemon would bind too, and be counted.
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            space
+                .lcc(&emu)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        assert_success(&run.wait_with_output().unwrap());
+    }
+    let daemons = daemons_with_home(space.home());
+    assert_eq!(daemons.len(), 1, "daemons: {daemons:?}");
+    let pid = std::fs::read_to_string(space.run_dir().join("grantd.pid")).unwrap();
+    assert_eq!(pid.trim(), daemons[0].to_string());
+    let addr = std::fs::read_to_string(space.run_dir().join("addr")).unwrap();
+    assert_eq!(
+        addr.trim(),
+        space.daemon_addr().to_string(),
+        "address file intact"
+    );
+    assert_eq!(get(space.daemon_addr(), "/readyz", None).status, 200);
+}
+
+#[test]
+fn a_run_directory_another_user_created_is_not_used_and_does_not_abort_the_app() {
+    let emu = emulator(None);
+    let space = Space::new("studio-foreign");
+    let home = space.home();
+    for dir in [home.join("run"), home.join("tmp"), home.to_path_buf()] {
+        chown(&dir, NOBODY);
+    }
+    // Root (another user, to the space user `nobody`) made the run
+    // directory, at the name this script and its predecessor use.
+    for name in ["grantd", &format!("grantd-{NOBODY}")] {
+        std::fs::create_dir(home.join("run").join(name)).unwrap();
+    }
+    let out = as_nobody(&space.lcc(&emu)).output().unwrap();
+    assert_success(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a private directory"),
+        "{}",
+        transcript(&out)
+    );
+    let token_file = PathBuf::from(space.client_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
+    let run_dir = token_file.parent().unwrap();
+    assert!(
+        run_dir.starts_with(home.join("tmp")),
+        "{}",
+        run_dir.display()
+    );
+    assert_eq!((owner(run_dir), mode(run_dir)), (NOBODY, 0o700));
+    assert_eq!((owner(&token_file), mode(&token_file)), (NOBODY, 0o600));
+
+    // The next run finds the same directory, hence the same daemon.
+    let again = as_nobody(&space.lcc(&emu)).output().unwrap();
+    assert_success(&again);
+    assert_eq!(
+        space.client_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        token_file.display().to_string()
+    );
+    assert_eq!(daemons_with_home(home).len(), 1);
+}
