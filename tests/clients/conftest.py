@@ -423,8 +423,8 @@ def spark_defaults(conf_dir: Path, client_env: dict, s3_endpoint: str, bucket: s
 
     Credentials: Hadoop 3.3's IAMInstanceCredentialsProvider (AWS SDK v1
     EC2ContainerCredentialsProviderWrapper) reads AWS_CONTAINER_CREDENTIALS_FULL_URI
-    and AWS_CONTAINER_AUTHORIZATION_TOKEN from the JVM's environment; executors get
-    them through spark.executorEnv.* (and spark.yarn.appMasterEnv.* on YARN).
+    and AWS_CONTAINER_AUTHORIZATION_TOKEN from the JVM's environment, which local
+    mode's executors share: the token never enters the conf file (README, Spark).
     Only the named bucket is switched to grantd (fs.s3a.bucket.NAME.*).
     """
     jars = CACHE / "jars"
@@ -435,8 +435,6 @@ def spark_defaults(conf_dir: Path, client_env: dict, s3_endpoint: str, bucket: s
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.sql.shuffle.partitions": "1",
         "spark.jars": f"{jars}/hadoop-aws-3.3.1.jar,{jars}/aws-java-sdk-bundle-1.11.901.jar",
-        "spark.executorEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI": client_env["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
-        "spark.executorEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN": client_env["AWS_CONTAINER_AUTHORIZATION_TOKEN"],
         f"spark.hadoop.fs.s3a.bucket.{bucket}.aws.credentials.provider":
             "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider",
         f"spark.hadoop.fs.s3a.bucket.{bucket}.endpoint": s3_endpoint,
