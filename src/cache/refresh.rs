@@ -113,6 +113,7 @@ pub(super) async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
             Next::Dormant => planned.refresh_by,
             Next::Retry(at) | Next::Turn(at) => at,
         };
+        let (last, planned) = (planned.refresh_last, Arc::downgrade(&planned));
         if !sleep_until(&inner, wake).await {
             return;
         }
@@ -122,7 +123,7 @@ pub(super) async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
         if !inner.holds(&entry) {
             return; // Evicted, or replaced by an entry with its own refresher.
         }
-        if !Arc::ptr_eq(&entry.current(), &planned) {
+        if !std::ptr::eq(Arc::as_ptr(&entry.current()), planned.as_ptr()) {
             // A cold load renewed it meanwhile: plan afresh from its credentials.
             (next, failures) = (Next::Due, 0);
             continue;
@@ -138,7 +139,7 @@ pub(super) async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
                 return;
             }
             // Past the last renewal and nobody asked since: stop retrying.
-            Next::Retry(_) if now >= planned.refresh_last && !entry.take_used() => {
+            Next::Retry(_) if now >= last && !entry.take_used() => {
                 inner.evict(&entry, "idle");
                 return;
             }
@@ -147,7 +148,7 @@ pub(super) async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
                 // Wait for a turn in the refresh budget, never past the last renewal.
                 let turn = inner.refreshes.reserve(now);
                 if !turn.is_zero() {
-                    let at = (now + turn).min(planned.refresh_last).max(now);
+                    let at = (now + turn).min(last).max(now);
                     debug!(scope = %entry.key, wait_ms = at.duration_since(now).unwrap_or_default().as_millis() as u64, "refresh waits its turn in the refresh budget");
                     next = Next::Turn(at);
                     continue;
@@ -161,8 +162,9 @@ pub(super) async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
     }
 }
 
-/// Sleeps until `at` on the injected clock, holding no strong reference
-/// meanwhile, so eviction ends the task. False once the cache is gone.
+/// Sleeps until `at` on the injected clock. The refresher holds no strong
+/// reference while it sleeps, so an evicted entry (and its secrets) is freed
+/// at once and the task ends when it wakes. False once the cache is gone.
 async fn sleep_until(inner: &Weak<Inner>, at: SystemTime) -> bool {
     let Some(i) = inner.upgrade() else {
         return false;
