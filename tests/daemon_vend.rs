@@ -64,13 +64,74 @@ fn warmed_profiles_and_scopes_inside_their_grants_need_no_upstream_call() {
     ] {
         assert_eq!(get(d, path, Some(&s.token)).status, 200, "{path}");
     }
-    // Two profiles warmed at start, at once; nothing since.
+    // Two profiles warmed at start, at once; nothing since. The owner is
+    // found per prefix asked for, as the service answers per prefix.
+    assert_eq!(upstream_calls(&s.emu, "GetDataAccess"), 2);
+    assert_eq!(
+        upstream_calls(&s.emu, "GetAccessGrantsInstanceForPrefix"),
+        2,
+        "one owner lookup per prefix"
+    );
+}
+
+#[test]
+fn scopes_on_one_prefix_share_one_owner_lookup() {
+    let s = stack(&format!(
+        r#"
+[profiles.read]
+target = "s3://{BUCKET}/UserA/*"
+permission = "READ"
+
+[profiles.write]
+target = "s3://{BUCKET}/UserA/*"
+permission = "READWRITE"
+"#
+    ));
+    for path in ["/v1/credentials/read", "/v1/credentials/write"] {
+        assert_eq!(
+            get(s.daemon.addr, path, Some(&s.token)).status,
+            200,
+            "{path}"
+        );
+    }
     assert_eq!(upstream_calls(&s.emu, "GetDataAccess"), 2);
     assert_eq!(
         upstream_calls(&s.emu, "GetAccessGrantsInstanceForPrefix"),
         1,
-        "one owner lookup per bucket"
+        "one owner lookup for the two profiles on one prefix"
     );
+}
+
+/// One bucket whose two prefixes are locations of different accounts' instances.
+const SPLIT_BUCKET: &str = r#"
+[[identities]]
+arn = "arn:aws:iam::111122223333:role/RoleA"
+access_key_id = "AKIAGRANTDDEMOROLEA"
+
+[[grants]]
+grantee = "arn:aws:iam::111122223333:role/RoleA"
+target = "s3://shared-bucket/home/*"
+permission = "READ"
+
+[[grants]]
+grantee = "arn:aws:iam::111122223333:role/RoleA"
+target = "s3://shared-bucket/team/*"
+permission = "READ"
+account_id = "444455556666"
+"#;
+
+#[test]
+fn prefixes_of_one_bucket_in_different_accounts_instances_both_vend() {
+    let emu = emulator(Some(SPLIT_BUCKET));
+    let daemon = daemon(&emu, "");
+    let token = token(&daemon);
+    for (prefix, account) in [("home", "111122223333"), ("team", "444455556666")] {
+        let path =
+            format!("/v1/credentials?target=s3://shared-bucket/{prefix}/x/*&permission=READ");
+        let reply = get(daemon.addr, &path, Some(&token));
+        assert_eq!(reply.status, 200, "{prefix}: {}", reply.body);
+        assert_eq!(reply.json()["AccountId"], account, "{prefix}");
+    }
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! One cached scope: the [`Vended`] credentials served for it and the
-//! [`Entry`] that holds them between refreshes and tracks when it was last used.
+//! [`Entry`] that holds them between refreshes and tracks whether anyone
+//! asked for it since the last refresh.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::CacheSettings;
-use super::refresh::refresh_time;
+use super::refresh::refresh_plan;
 use crate::credentials::{Credentials, GrantInfo};
 use crate::scope::DataAccessRequest;
 use crate::upstream::DataAccess;
@@ -18,8 +19,13 @@ pub struct Vended {
     pub info: GrantInfo,
     /// When the daemon received them.
     pub issued_at: SystemTime,
-    /// When the refresher renews them (half-life plus jitter).
+    /// When the refresher renews them (see [`refresh_plan`]).
     pub refresh_at: SystemTime,
+    /// The latest normal renewal: later, a client would be served less than
+    /// the freshness rule asks. An entry nobody used is dropped here.
+    pub refresh_by: SystemTime,
+    /// The latest renewal at all, for one delayed by the refresh budget.
+    pub refresh_last: SystemTime,
 }
 
 impl Vended {
@@ -28,7 +34,7 @@ impl Vended {
         issued_at: SystemTime,
         settings: &CacheSettings,
     ) -> Vended {
-        let refresh_at = refresh_time(
+        let plan = refresh_plan(
             issued_at,
             access.credentials.expiration,
             fastrand::f64(),
@@ -41,20 +47,29 @@ impl Vended {
             },
             credentials: access.credentials,
             issued_at,
-            refresh_at,
+            refresh_at: plan.at,
+            refresh_by: plan.by,
+            refresh_last: plan.last,
         }
     }
 }
+
+/// Tells entries apart when one key is cached, dropped and cached again.
+static NEXT_ENTRY_ID: AtomicU64 = AtomicU64::new(1);
 
 pub(super) struct Entry {
     /// What this entry answers: for `Default`, the request with the matched grant as target.
     pub(super) key: DataAccessRequest,
     /// The request that created it; refreshes repeat exactly what succeeded.
     pub(super) origin: DataAccessRequest,
+    /// Unique among entries, so the grant index forgets a key only for the
+    /// entry it indexed, not for a later one under the same key.
+    pub(super) id: u64,
     /// Swapped whole on refresh; readers clone the `Arc` and let go at once.
     current: RwLock<Arc<Vended>>,
-    /// Unix seconds of the last request served from this entry.
-    last_used: AtomicU64,
+    /// Someone asked for this scope since the refresher last looked: only
+    /// such scopes are refreshed. Starts set, for the request that made it.
+    used: AtomicBool,
 }
 
 impl Entry {
@@ -62,13 +77,13 @@ impl Entry {
         key: DataAccessRequest,
         origin: DataAccessRequest,
         vended: Arc<Vended>,
-        now: SystemTime,
     ) -> Entry {
         Entry {
             key,
             origin,
+            id: NEXT_ENTRY_ID.fetch_add(1, Ordering::Relaxed),
             current: RwLock::new(vended),
-            last_used: AtomicU64::new(unix_secs(now)),
+            used: AtomicBool::new(true),
         }
     }
 
@@ -83,26 +98,13 @@ impl Entry {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = vended;
     }
 
-    pub(super) fn touch(&self, now: SystemTime) {
-        self.last_used.store(unix_secs(now), Ordering::Relaxed);
+    /// Someone asked for this scope.
+    pub(super) fn mark_used(&self) {
+        self.used.store(true, Ordering::Relaxed);
     }
 
-    /// Nobody asked during a whole lifetime of the current credentials (plus grace):
-    /// every client that fetched earlier holds credentials that have expired.
-    pub(super) fn idle(&self, now: SystemTime, grace: Duration) -> bool {
-        let v = self.current();
-        let life = v
-            .credentials
-            .expiration
-            .duration_since(v.issued_at)
-            .unwrap_or(Duration::ZERO);
-        let unused = unix_secs(now).saturating_sub(self.last_used.load(Ordering::Relaxed));
-        unused > (life + grace).as_secs()
+    /// Whether anyone asked since the last call, clearing the mark.
+    pub(super) fn take_used(&self) -> bool {
+        self.used.swap(false, Ordering::Relaxed)
     }
-}
-
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -1,5 +1,7 @@
 //! The index of live `Privilege=Default` entries by the grant that matched, so
 //! a target inside a cached grant finds that entry without an upstream call.
+//! Each key is indexed with the id of its entry, so removing an entry that
+//! has since been replaced under the same key leaves the key in place.
 
 use std::collections::HashMap;
 
@@ -14,10 +16,13 @@ use crate::scope::DataAccessRequest;
 /// grants, prefixes such as `s3://b/User*`) sit in a short list scanned whole.
 #[derive(Default)]
 pub(super) struct GrantIndex {
-    /// Grant target less its trailing `*` (ends in `/`) → entry keys.
-    by_prefix: HashMap<Box<str>, Vec<DataAccessRequest>>,
-    other: Vec<DataAccessRequest>,
+    /// Grant target less its trailing `*` (ends in `/`) → entry keys and ids.
+    by_prefix: HashMap<Box<str>, Vec<Indexed>>,
+    other: Vec<Indexed>,
 }
+
+/// An entry key and the id of the entry indexed under it.
+type Indexed = (DataAccessRequest, u64);
 
 fn same_class(key: &DataAccessRequest, request: &DataAccessRequest) -> bool {
     key.permission == request.permission
@@ -49,13 +54,13 @@ impl GrantIndex {
             if let Some(hit) = self
                 .by_prefix
                 .get(prefix)
-                .and_then(|keys| keys.iter().find(|k| same_class(k, request)))
+                .and_then(|keys| keys.iter().map(|(k, _)| k).find(|k| same_class(k, request)))
             {
                 best = Some(hit);
                 break;
             }
         }
-        for key in &self.other {
+        for (key, _) in &self.other {
             if same_class(key, request)
                 && key.target.contains(&request.target)
                 && best.is_none_or(|b| key.target.as_str().len() > b.target.as_str().len())
@@ -66,33 +71,47 @@ impl GrantIndex {
         best.cloned()
     }
 
-    pub(super) fn add(&mut self, key: &DataAccessRequest) {
+    /// Indexes `key` for entry `id`, taking over from any earlier entry of the key.
+    pub(super) fn add(&mut self, key: &DataAccessRequest, id: u64) {
         let list = match slash_prefix(key) {
             Some(prefix) => self.by_prefix.entry(prefix.into()).or_default(),
             None => &mut self.other,
         };
-        if !list.contains(key) {
-            list.push(key.clone());
+        match list.iter_mut().find(|(k, _)| k == key) {
+            Some(indexed) => indexed.1 = id,
+            None => list.push((key.clone(), id)),
         }
     }
 
     /// Every indexed entry key, for tests that hold the index to the entries.
     #[cfg(test)]
     pub(super) fn keys(&self) -> impl Iterator<Item = &DataAccessRequest> {
-        self.by_prefix.values().flatten().chain(&self.other)
+        (self.by_prefix.values().flatten().chain(&self.other)).map(|(k, _)| k)
     }
 
+    /// Removes `key` if it is indexed for entry `id`.
+    pub(super) fn remove_entry(&mut self, key: &DataAccessRequest, id: u64) {
+        self.remove_where(key, |indexed| indexed == id);
+    }
+
+    /// Removes `key` whatever entry it is indexed for, as a lost key would be.
+    #[cfg(test)]
     pub(super) fn remove(&mut self, key: &DataAccessRequest) {
+        self.remove_where(key, |_| true);
+    }
+
+    fn remove_where(&mut self, key: &DataAccessRequest, id_matches: impl Fn(u64) -> bool) {
+        let gone = |(k, id): &Indexed| k == key && id_matches(*id);
         match slash_prefix(key) {
             Some(prefix) => {
                 if let Some(list) = self.by_prefix.get_mut(prefix) {
-                    list.retain(|k| k != key);
+                    list.retain(|indexed| !gone(indexed));
                     if list.is_empty() {
                         self.by_prefix.remove(prefix);
                     }
                 }
             }
-            None => self.other.retain(|k| k != key),
+            None => self.other.retain(|indexed| !gone(indexed)),
         }
     }
 }
@@ -108,8 +127,8 @@ mod tests {
 
     fn index(grants: &[&str]) -> GrantIndex {
         let mut index = GrantIndex::default();
-        for grant in grants {
-            index.add(&req(grant, Permission::Read));
+        for (id, grant) in grants.iter().enumerate() {
+            index.add(&req(grant, Permission::Read), id as u64);
         }
         index
     }
@@ -184,8 +203,27 @@ mod tests {
     #[test]
     fn adding_a_grant_twice_indexes_it_once() {
         let mut index = index(&["s3://bkt/p/*", "s3://bkt/User*"]);
-        index.add(&req("s3://bkt/p/*", Permission::Read));
-        index.add(&req("s3://bkt/User*", Permission::Read));
+        index.add(&req("s3://bkt/p/*", Permission::Read), 7);
+        index.add(&req("s3://bkt/User*", Permission::Read), 8);
         assert_eq!(index.keys().count(), 2);
+    }
+
+    #[test]
+    fn a_key_is_removed_only_for_the_entry_it_is_indexed_for() {
+        let mut index = index(&["s3://bkt/p/*", "s3://bkt/User*"]);
+        for (grant, old, new) in [("s3://bkt/p/*", 0, 10), ("s3://bkt/User*", 1, 11)] {
+            let key = req(grant, Permission::Read);
+            index.add(&key, new);
+            index.remove_entry(&key, old);
+            assert!(
+                index.keys().any(|k| k == &key),
+                "{grant} kept for entry {new}"
+            );
+            index.remove_entry(&key, new);
+            assert!(
+                !index.keys().any(|k| k == &key),
+                "{grant} gone with entry {new}"
+            );
+        }
     }
 }

@@ -10,21 +10,26 @@
 //!   grant share one entry and one upstream call.
 //! - A miss starts one detached load per request key; concurrent callers join
 //!   it, and a caller that gives up (client timeout) does not cancel it.
-//! - Each entry has a refresher task that renews it once half its lifetime has
-//!   passed, with jitter, before 20 minutes remain when the lifetime allows. On
-//!   a transient failure it keeps the last good credentials (served while more
+//! - Each entry has a refresher task that renews it, with jitter, early enough
+//!   that a client is always served 15 minutes of life (half the lifetime
+//!   when that is under 20 minutes; see [`refresh_plan`]), but only if
+//!   someone asked for it since the last renewal: an unused scope is dropped
+//!   instead. Renewals share a budget of their own; one over the budget waits
+//!   its turn, never past the last moment it can be made. On a transient
+//!   failure the refresher keeps the last good credentials (served while more
 //!   than 60 s remain) and retries with exponential backoff and jitter; on a
-//!   terminal answer it evicts. Scopes nobody asked for during a full lifetime
-//!   are dropped instead of refreshed.
+//!   terminal answer it evicts. A renewal that matches another grant moves
+//!   the entry to that grant.
 //! - Terminal answers are remembered for a short while; transient ones never.
 //! - All freshness decisions use the injected [`Clock`](crate::clock::Clock);
 //!   all waiting uses `tokio::time`, so tests run on a paused clock.
 //!
 //! This module holds the [`Cache`] API and the glue between the parts: lookup,
-//! single-flight loads, installing entries. The parts, one file each:
-//! `entry` ([`Vended`] and the cached entry), `grant_index`, `refresh` (the
-//! policy, [`refresh_time`], and the refresher task), `denials` (the memory of
-//! terminal answers), `limiter` (the limit on new loads), `error`
+//! single-flight loads, installing entries, keeping the grant index in step.
+//! The parts, one file each: `entry` ([`Vended`] and the cached entry),
+//! `grant_index`, `refresh` (the policy, [`refresh_plan`], and the refresher
+//! task), `denials` (the memory of terminal answers), `limiter` (the budgets
+//! of new loads and of refreshes), `error`
 //! ([`CacheError`]) and [`settings`] ([`CacheSettings`]).
 
 mod denials;
@@ -37,7 +42,7 @@ pub mod settings;
 
 pub use entry::Vended;
 pub use error::{CacheError, CacheErrorKind};
-pub use refresh::refresh_time;
+pub use refresh::{REFRESH_SLACK_MAX, RefreshPlan, fresh_floor, refresh_plan, refresh_time};
 pub use settings::CacheSettings;
 
 use std::collections::HashMap;
@@ -46,6 +51,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
+use moka::notification::RemovalCause;
+use moka::ops::compute::Op;
 use tracing::{debug, info, warn};
 
 use self::denials::Denials;
@@ -72,7 +79,10 @@ struct Inner {
     /// Loads under way, by request. Held only to look up or insert, never across an await.
     inflight: Mutex<HashMap<DataAccessRequest, Load>>,
     denials: Denials,
+    /// New loads: refused when spent.
     limiter: LoadLimiter,
+    /// Refreshes and their retries: booked, each waits its turn.
+    refreshes: LoadLimiter,
 }
 
 /// The credential cache. Cheap to clone; clones share everything.
@@ -92,17 +102,19 @@ impl Cache {
         let index = grants.clone();
         let entries = moka::sync::Cache::builder()
             .max_capacity(settings.max_entries)
-            .eviction_listener(move |key: Arc<DataAccessRequest>, _, cause| {
-                if cause != moka::notification::RemovalCause::Replaced {
-                    index
-                        .write()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&key);
-                }
-            })
+            .eviction_listener(
+                move |key: Arc<DataAccessRequest>, entry: Arc<Entry>, cause| {
+                    unindex_removed(&index, &key, &entry, cause)
+                },
+            )
             .build();
         let denials = Denials::new(settings.max_denials, settings.denial_ttl);
         let limiter = LoadLimiter::new(settings.loads_per_second, settings.load_burst, clock.now());
+        let refreshes = LoadLimiter::new(
+            settings.refreshes_per_second,
+            settings.refresh_burst,
+            clock.now(),
+        );
         Cache {
             inner: Arc::new(Inner {
                 upstream,
@@ -114,6 +126,7 @@ impl Cache {
                 inflight: Mutex::default(),
                 denials,
                 limiter,
+                refreshes,
             }),
         }
     }
@@ -124,9 +137,10 @@ impl Cache {
         let inner = &self.inner;
         let now = inner.clock.now();
         if let Some(entry) = inner.lookup(request) {
+            // Asked for, even if too old to serve: its refresher keeps at it.
+            entry.mark_used();
             let vended = entry.current();
             if vended.credentials.remaining(now) > inner.settings.serve_floor {
-                entry.touch(now);
                 inner.metrics.hit();
                 debug!(scope = %request, source = "cache", "vend");
                 return Ok(vended);
@@ -311,58 +325,90 @@ impl Inner {
     /// Stores fresh credentials under their entry key, starting its refresher
     /// when the entry is new.
     fn install(self: &Arc<Self>, request: &DataAccessRequest, vended: Arc<Vended>) {
-        let key = match (&request.privilege, &vended.info.matched_grant_target) {
-            (Privilege::Default, Some(grant)) => match crate::scope::S3Target::parse(grant) {
-                // Trust the grant only if it contains what was asked.
-                Ok(grant) if grant.contains(&request.target) => request.with_target(grant),
-                _ => request.clone(),
-            },
-            _ => request.clone(),
-        };
+        let key = entry_key(request, &vended);
         self.denials.forget(request);
-        let now = self.clock.now();
-        let entry = self.entries.entry(key.clone()).or_insert_with(|| {
-            Arc::new(Entry::new(
-                key.clone(),
-                request.clone(),
-                vended.clone(),
-                now,
-            ))
-        });
-        if entry.is_fresh() {
-            if key.privilege == Privilege::Default {
-                self.grants
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .add(&key);
-                // moka may have dropped the entry between the insert and the
-                // add, its listener finding nothing to remove: take the key
-                // back out, or the index keeps a key with no entry for good.
-                // (Checked outside the lock: moka may run the listener on
-                // this thread.) Should a concurrent install of the same key
-                // lose its index key here, its next lookup loads once and
-                // adds it back.
-                if !self.entries.contains_key(&key) {
-                    self.grants
-                        .write()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&key);
-                }
-            }
-            tokio::spawn(refresher(
-                Arc::downgrade(self),
-                Arc::downgrade(entry.value()),
-            ));
-        } else {
-            entry.value().replace(vended);
-            entry.value().touch(now);
+        let entry = self
+            .entries
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(Entry::new(key.clone(), request.clone(), vended.clone())));
+        let fresh = entry.is_fresh();
+        let entry = entry.into_value();
+        if !fresh {
+            entry.replace(vended);
+            entry.mark_used();
+        }
+        // Every install indexes, not only the first: a key the index lost
+        // comes back with the next load of its grant.
+        if key.privilege == Privilege::Default {
+            self.index(&entry);
+        }
+        if fresh {
+            tokio::spawn(refresher(Arc::downgrade(self), Arc::downgrade(&entry)));
         }
     }
 
-    fn evict(&self, entry: &Entry, reason: &'static str) {
-        self.entries.invalidate(&entry.key);
+    /// Adds a live `Default` entry's grant to the index.
+    fn index(&self, entry: &Arc<Entry>) {
+        let grants = || self.grants.write().unwrap_or_else(|p| p.into_inner());
+        grants().add(&entry.key, entry.id);
+        // moka may have dropped the entry between the insert and the add, its
+        // listener finding nothing to remove: take the key back out, or the
+        // index keeps a key with no entry. (Checked outside the lock: moka
+        // may run the listener on this thread.)
+        if !self.holds(entry) {
+            grants().remove_entry(&entry.key, entry.id);
+        }
+    }
+
+    /// Whether `entry` is the one cached under its key.
+    fn holds(&self, entry: &Arc<Entry>) -> bool {
+        self.entries
+            .get(&entry.key)
+            .is_some_and(|cached| Arc::ptr_eq(&cached, entry))
+    }
+
+    /// Drops `entry`, and only it: a newer entry under the same key stays.
+    fn evict(&self, entry: &Arc<Entry>, reason: &'static str) {
+        self.entries
+            .entry(entry.key.clone())
+            .and_compute_with(|cached| match cached {
+                Some(cached) if Arc::ptr_eq(cached.value(), entry) => Op::Remove,
+                _ => Op::Nop,
+            });
         self.metrics.eviction(reason);
         info!(scope = %entry.key, reason, "scope dropped");
+    }
+}
+
+/// The key credentials for `request` are cached under: for `Default`, the
+/// request with the matched grant as target, when that grant contains what
+/// was asked; else the request itself.
+fn entry_key(request: &DataAccessRequest, vended: &Vended) -> DataAccessRequest {
+    match (&request.privilege, &vended.info.matched_grant_target) {
+        (Privilege::Default, Some(grant)) => match crate::scope::S3Target::parse(grant) {
+            // Trust the grant only if it contains what was asked.
+            Ok(grant) if grant.contains(&request.target) => request.with_target(grant),
+            _ => request.clone(),
+        },
+        _ => request.clone(),
+    }
+}
+
+/// The entries' eviction listener: a removed entry's key leaves the grant
+/// index, but only while the index names that very entry. A notice that
+/// comes late, after a newer entry took the key (a size eviction racing a
+/// load), leaves the newer entry indexed.
+fn unindex_removed(
+    index: &RwLock<GrantIndex>,
+    key: &DataAccessRequest,
+    entry: &Entry,
+    cause: RemovalCause,
+) {
+    if cause != RemovalCause::Replaced {
+        index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove_entry(key, entry.id);
     }
 }
 

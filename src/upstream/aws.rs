@@ -7,7 +7,7 @@
 //!
 //! The instance account of a request is, in order: the profile's pinned
 //! `account_id`, the configured `--account-id`, else the owner found by
-//! `GetAccessGrantsInstanceForPrefix` (remembered per bucket by [`owners`])
+//! `GetAccessGrantsInstanceForPrefix` (remembered per prefix by [`owners`])
 //! with the caller's own account (STS `GetCallerIdentity`) as the fallback.
 
 mod owners;
@@ -25,8 +25,8 @@ use aws_sdk_s3control::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErr
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
-use owners::Owners;
 pub use owners::{OWNER_CAPACITY, OWNER_FALLBACK_TTL, OWNER_TTL};
+use owners::{Owners, owner_key};
 
 use futures_util::future::BoxFuture;
 
@@ -86,7 +86,7 @@ pub struct AwsUpstream {
     sts: aws_sdk_sts::Client,
     configured_account: Option<String>,
     caller_account: OnceCell<String>,
-    /// (bucket, region) → owner account, bounded; one lookup per bucket at a time.
+    /// (prefix, region) → owner account, bounded; one lookup per prefix at a time.
     owners: Owners,
     metrics: Arc<Metrics>,
 }
@@ -182,21 +182,21 @@ impl AwsUpstream {
             return Ok(account.clone());
         }
         let caller = self.caller_account().await?;
-        let bucket = request.target.bucket().to_string();
-        let key = (bucket.clone(), region.to_string());
         self.owners
-            .get_or_lookup(key, || self.find_owner(request, region, &bucket, caller))
+            .get_or_lookup(owner_key(request, region), || {
+                self.find_owner(request, region, caller)
+            })
             .await
     }
 
-    /// Asks `GetAccessGrantsInstanceForPrefix` who owns the bucket of
-    /// `request`, and for how long to believe the answer. A terminal answer
-    /// (no instance for it) means the caller's own account.
+    /// Asks `GetAccessGrantsInstanceForPrefix` whose instance has a location
+    /// covering the target of `request`, and for how long to believe the
+    /// answer. A terminal answer (no instance for it) means the caller's own
+    /// account.
     async fn find_owner(
         &self,
         request: &DataAccessRequest,
         region: &str,
-        bucket: &str,
         caller: String,
     ) -> Result<(String, Duration), UpstreamError> {
         let started = tokio::time::Instant::now();
@@ -216,7 +216,7 @@ impl AwsUpstream {
                 )),
             },
             Err(e) if e.is_terminal() => {
-                info!(bucket = %bucket, code = %e.code, "no Access Grants instance found for bucket; using own account");
+                info!(prefix = %request.target, code = %e.code, "no Access Grants instance found for prefix; using own account");
                 Ok((caller, OWNER_FALLBACK_TTL))
             }
             Err(e) => Err(e),

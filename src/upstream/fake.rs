@@ -60,6 +60,12 @@ impl ScriptedUpstream {
         self
     }
 
+    /// Adds a grant to the running service, as an administrator would.
+    pub fn add_grant(&self, target: &str, permission: Permission) {
+        let target = S3Target::parse(target).expect("valid grant target");
+        self.state().grants.push((target, permission));
+    }
+
     pub fn with_lifetime(self, lifetime: Duration) -> Self {
         self.state().lifetime = lifetime;
         self

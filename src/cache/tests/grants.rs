@@ -179,3 +179,93 @@ async fn a_refused_grant_leaves_the_index() {
     settle().await;
     assert_eq!(index_and_entries(&h.cache), (vec![], vec![]));
 }
+
+/// The issue's reproduction: an entry keyed `UserA/*` made by a request for
+/// `UserA/x/file`; the grant `UserA/x/*` appears; the refresh must not file
+/// `UserA/x/*` credentials under `UserA/*`.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_matches_another_grant_moves_to_that_grant() {
+    let h = harness();
+    let file = req("s3://bucket/UserA/x/file", Permission::ReadWrite);
+    let first = h.cache.get(&file).await.unwrap();
+    assert_eq!(
+        first.info.matched_grant_target.as_deref(),
+        Some("s3://bucket/UserA/*")
+    );
+    h.upstream
+        .add_grant("s3://bucket/UserA/x/*", Permission::ReadWrite);
+    tokio::time::sleep(37 * MIN).await;
+    settle().await;
+    assert_eq!(h.upstream.calls(), 2, "refreshed once");
+    let other = h
+        .cache
+        .get(&req("s3://bucket/UserA/y/other", Permission::ReadWrite))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.info.matched_grant_target.as_deref(),
+        Some("s3://bucket/UserA/*"),
+        "a scope outside the new grant gets credentials for the grant it is in"
+    );
+    let again = h.cache.get(&file).await.unwrap();
+    assert_eq!(
+        again.info.matched_grant_target.as_deref(),
+        Some("s3://bucket/UserA/x/*")
+    );
+    assert_eq!(
+        h.upstream.calls(),
+        3,
+        "only the scope outside loaded afresh"
+    );
+    let (indexed, cached) = index_and_entries(&h.cache);
+    assert_eq!(cached, ["s3://bucket/UserA/*", "s3://bucket/UserA/x/*"]);
+    assert_eq!(indexed, cached, "the index holds exactly the live entries");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_grant_lost_from_the_index_is_indexed_again_by_its_next_load() {
+    let h = harness();
+    h.cache.get(&user_a()).await.unwrap();
+    // What a late eviction notice did: the entry lives, its key is gone.
+    h.cache.inner.grants.write().unwrap().remove(&user_a());
+    let inside = |name: &str| {
+        req(
+            &format!("s3://bucket/UserA/in/{name}"),
+            Permission::ReadWrite,
+        )
+    };
+    h.cache.get(&inside("x")).await.unwrap();
+    assert_eq!(h.upstream.calls(), 2, "the lost key costs one load");
+    h.cache.get(&inside("y")).await.unwrap();
+    h.cache.get(&inside("z")).await.unwrap();
+    assert_eq!(
+        h.upstream.calls(),
+        2,
+        "and no more: the load indexed it again"
+    );
+    let (indexed, cached) = index_and_entries(&h.cache);
+    assert_eq!(indexed, cached);
+}
+
+/// The race of the issue, played in order: moka drops an entry for size, a
+/// load caches the grant again, then the drop's notice arrives.
+#[tokio::test(start_paused = true)]
+async fn a_late_eviction_notice_leaves_the_newer_entry_indexed() {
+    let h = harness();
+    h.cache.get(&user_a()).await.unwrap();
+    let dropped = h.cache.inner.entries.get(&user_a()).unwrap();
+    h.cache.inner.entries.invalidate(&user_a());
+    let inside = |name: &str| req(&format!("s3://bucket/UserA/{name}"), Permission::ReadWrite);
+    h.cache.get(&inside("x")).await.unwrap();
+    assert_eq!(h.upstream.calls(), 2, "the grant was cached again");
+    unindex_removed(
+        &h.cache.inner.grants,
+        &user_a(),
+        &dropped,
+        RemovalCause::Size,
+    );
+    h.cache.get(&inside("y")).await.unwrap();
+    assert_eq!(h.upstream.calls(), 2, "the newer entry is still found");
+    let (indexed, cached) = index_and_entries(&h.cache);
+    assert_eq!(indexed, cached);
+}

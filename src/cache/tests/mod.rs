@@ -67,6 +67,7 @@ async fn settle() {
     }
 }
 
+mod budget;
 mod denials;
 mod grants;
 mod loads;

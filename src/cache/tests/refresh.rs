@@ -128,3 +128,53 @@ async fn a_scope_in_use_keeps_being_refreshed() {
     }
     assert_eq!(h.cache.len(), 1);
 }
+
+/// The least life a credential served on the normal path may have: 15
+/// minutes when the lifetime is at least 20, else half, never under 60 s.
+fn fresh_enough(lifetime: Duration) -> Duration {
+    if lifetime >= 20 * MIN {
+        15 * MIN
+    } else {
+        (lifetime / 2).max(MIN)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_lifetime_is_served_fresh_enough() {
+    for secs in [
+        900, 1000, 1199, 1200, 1500, 1800, 2000, 2400, 2700, 3600, 7200, 21600, 43200,
+    ] {
+        let lifetime = Duration::from_secs(secs);
+        let h = harness();
+        h.upstream.set_lifetime(lifetime);
+        let span = (lifetime * 3).max(120 * MIN);
+        let started = tokio::time::Instant::now();
+        let mut step = 0;
+        while started.elapsed() < span {
+            let served = h.cache.get(&user_a()).await.unwrap();
+            let left = served.credentials.remaining(h.clock.now());
+            assert!(
+                left >= fresh_enough(lifetime) && left > MIN,
+                "lifetime {secs} s: served with {left:?} left after {:?}",
+                started.elapsed()
+            );
+            // A client asking at uneven times, every 7 to 19 s.
+            step = (step + 1) % 3;
+            tokio::time::sleep(Duration::from_secs([7, 13, 19][step])).await;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scope_used_once_is_refreshed_at_most_once() {
+    for secs in [120, 900, 1800, 3600, 21600] {
+        let h = harness();
+        h.upstream.set_lifetime(Duration::from_secs(secs));
+        h.cache.get(&user_a()).await.unwrap();
+        tokio::time::sleep(12 * 60 * MIN).await;
+        settle().await;
+        let calls = h.upstream.calls();
+        assert!(calls <= 2, "lifetime {secs} s: {calls} upstream calls");
+        assert_eq!(h.cache.len(), 0, "lifetime {secs} s: dropped once unused");
+    }
+}

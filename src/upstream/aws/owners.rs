@@ -1,7 +1,15 @@
-//! The owner account of each bucket, as `GetAccessGrantsInstanceForPrefix`
+//! The owner account of each S3 prefix, as `GetAccessGrantsInstanceForPrefix`
 //! found it: bounded, expiring, and looked up once however many ask at once.
 //!
-//! Each (bucket, region) maps to a slot in a bounded [`moka`] cache; the slot's
+//! The service answers for a prefix, not a bucket: two prefixes of one bucket
+//! can be locations of different accounts' instances. The answer does not
+//! say which location matched, so it is not stretched to other prefixes, not
+//! even narrower ones (a narrower location may sit in another instance): an
+//! answer is remembered for exactly the prefix asked about. Requests inside a
+//! cached grant never get here (the cache serves them), and refreshes repeat
+//! their prefix, so lookups stay at about one per new prefix per hour.
+//!
+//! Each (prefix, region) maps to a slot in a bounded [`moka`] cache; the slot's
 //! async lock is held by the one caller that looks the owner up, and the
 //! others wait for it and read its answer. Whether an answer is still fresh is
 //! decided by tokio time, so tests pause it; moka's own time-to-live only
@@ -13,19 +21,27 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// How long the owner account of a bucket is remembered. Defaults to an hour.
+use crate::scope::DataAccessRequest;
+
+/// How long the owner account of a prefix is remembered. Defaults to an hour.
 pub const OWNER_TTL: Duration = Duration::from_secs(3600);
-/// How long "no instance found for this bucket, use our own account" is
+/// How long "no instance found for this prefix, use our own account" is
 /// remembered. Defaults to five minutes.
 pub const OWNER_FALLBACK_TTL: Duration = Duration::from_secs(300);
-/// Buckets (per region) whose owner is remembered at once; past it the least
+/// Prefixes (per region) whose owner is remembered at once; past it the least
 /// used are dropped first. Defaults to 10 000.
 pub const OWNER_CAPACITY: u64 = 10_000;
 
-/// (bucket, region).
+/// (S3 prefix as asked, region).
 pub type OwnerKey = (String, String);
 
-/// A bucket's owner account and until when it holds; `None` until found.
+/// The key of the owner of `request`'s target in `region`: what
+/// `GetAccessGrantsInstanceForPrefix` is asked about.
+pub fn owner_key(request: &DataAccessRequest, region: &str) -> OwnerKey {
+    (request.target.as_str().to_string(), region.to_string())
+}
+
+/// A prefix's owner account and until when it holds; `None` until found.
 type Slot = tokio::sync::Mutex<Option<(String, Instant)>>;
 
 pub struct Owners {
@@ -33,7 +49,7 @@ pub struct Owners {
 }
 
 impl Owners {
-    /// A map of at most `capacity` buckets.
+    /// A map of at most `capacity` prefixes.
     pub fn new(capacity: u64) -> Owners {
         Owners {
             slots: moka::sync::Cache::builder()
@@ -85,8 +101,56 @@ mod tests {
 
     use super::*;
 
+    use crate::scope::{Permission, S3Target};
+
     fn key(bucket: &str) -> OwnerKey {
         (bucket.to_string(), "us-east-1".to_string())
+    }
+
+    fn request(target: &str, permission: Permission) -> DataAccessRequest {
+        DataAccessRequest::new(S3Target::parse(target).unwrap(), permission)
+    }
+
+    #[test]
+    fn the_owner_is_keyed_by_the_prefix_asked_about() {
+        let key = |target, permission| owner_key(&request(target, permission), "us-east-1");
+        assert_eq!(
+            key("s3://bkt/team/*", Permission::Read),
+            key("s3://bkt/team/*", Permission::ReadWrite),
+            "one prefix, one owner, whatever the permission"
+        );
+        assert_ne!(
+            key("s3://bkt/team/*", Permission::Read),
+            key("s3://bkt/home/*", Permission::Read),
+            "two prefixes of one bucket may have two owners"
+        );
+        assert_ne!(
+            key("s3://bkt/team/*", Permission::Read),
+            key("s3://bkt/team/x/*", Permission::Read),
+            "a narrower prefix may be another instance's location"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_prefixes_of_one_bucket_keep_their_own_owners() {
+        let owners = Owners::default();
+        let calls = AtomicUsize::new(0);
+        let home = key("s3://b/home/*");
+        let team = key("s3://b/team/*");
+        let found = |k: OwnerKey, owner: &'static str| {
+            owners.get_or_lookup(k, || counted(&calls, owner, OWNER_TTL))
+        };
+        assert_eq!(
+            found(home.clone(), "111122223333").await.unwrap(),
+            "111122223333"
+        );
+        assert_eq!(
+            found(team.clone(), "444455556666").await.unwrap(),
+            "444455556666"
+        );
+        assert_eq!(found(home, "000000000000").await.unwrap(), "111122223333");
+        assert_eq!(found(team, "000000000000").await.unwrap(), "444455556666");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     /// A lookup that counts its calls, takes a second, and finds `owner`.
