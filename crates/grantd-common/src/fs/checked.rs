@@ -89,7 +89,11 @@ pub enum Problem {
          planted it: remove it, or choose a path of your own",
         if *root_too { " (or root)" } else { "" }
     )]
-    Owner { owner: u32, uid: u32, root_too: bool },
+    Owner {
+        owner: u32,
+        uid: u32,
+        root_too: bool,
+    },
     #[error("is writable by group or others (mode {mode:o}); chmod go-w it")]
     Writable { mode: u32 },
     #[error("is readable by group or others (mode {mode:o}); chmod 600 it")]

@@ -44,7 +44,10 @@ fn a_directory_of_another_user_is_refused_with_its_owner_named() {
         }
     );
     let shown = PathError::Unsafe { path, problem: why }.to_string();
-    assert!(shown.contains(&format!("owned by uid {}", own_uid())), "{shown}");
+    assert!(
+        shown.contains(&format!("owned by uid {}", own_uid())),
+        "{shown}"
+    );
     assert!(shown.contains("remove it"), "{shown}");
 }
 
@@ -91,7 +94,11 @@ fn a_missing_directory_is_not_an_error_to_check() {
     let scratch = tempfile::tempdir().unwrap();
     assert!(!check_dir(&scratch.path().join("none"), me()).unwrap());
     let file = scratch.path().join("none").join("token");
-    assert!(open_trusted(&file, me(), Readers::OwnerOnly).unwrap().is_none());
+    assert!(
+        open_trusted(&file, me(), Readers::OwnerOnly)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -100,11 +107,19 @@ fn opens_a_private_file_and_refuses_one_others_can_read_or_write() {
     let path = scratch.path().join("token");
     std::fs::write(&path, "x").unwrap();
     chmod(&path, 0o600);
-    assert!(open_trusted(&path, me(), Readers::OwnerOnly).unwrap().is_some());
+    assert!(
+        open_trusted(&path, me(), Readers::OwnerOnly)
+            .unwrap()
+            .is_some()
+    );
     chmod(&path, 0o644);
     let (at, why) = problem(open_trusted(&path, me(), Readers::OwnerOnly));
     assert_eq!((at, why), (path.clone(), Problem::Readable { mode: 0o644 }));
-    assert!(open_trusted(&path, me(), Readers::Anyone).unwrap().is_some());
+    assert!(
+        open_trusted(&path, me(), Readers::Anyone)
+            .unwrap()
+            .is_some()
+    );
     chmod(&path, 0o664);
     let (_, why) = problem(open_trusted(&path, me(), Readers::Anyone));
     assert_eq!(why, Problem::Writable { mode: 0o664 });
@@ -144,11 +159,7 @@ fn a_client_trusts_root_s_files_but_the_daemon_only_its_own() {
             .unwrap()
             .is_some()
     );
-    let (_, why) = problem(open_trusted(
-        &path,
-        Owners::only(STRANGER),
-        Readers::Anyone,
-    ));
+    let (_, why) = problem(open_trusted(&path, Owners::only(STRANGER), Readers::Anyone));
     assert!(matches!(why, Problem::Owner { owner: 0, .. }), "{why:?}");
 }
 
