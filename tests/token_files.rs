@@ -39,11 +39,7 @@ fn mode(path: &Path) -> u32 {
 fn grantd(tmp: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     client_env(&mut cmd);
-    for var in [
-        "XDG_RUNTIME_DIR",
-        "GRANTD_ADDR_FILE",
-        "GRANTD_ALLOW_REMOTE",
-    ] {
+    for var in ["XDG_RUNTIME_DIR", "GRANTD_ADDR_FILE", "GRANTD_ALLOW_REMOTE"] {
         cmd.env_remove(var);
     }
     cmd.env("TMPDIR", tmp).args(args).stdin(Stdio::null());
@@ -227,7 +223,10 @@ fn a_symlink_in_place_of_the_token_directory_is_refused() {
     let token = dir.join("token");
     let cmd = serve(d.path(), &addr, &["--token-file", token.to_str().unwrap()]);
     assert_refused(outcome(cmd, &addr, d.path()), &["symbolic link"]);
-    assert!(!real.join("token").exists(), "nothing written through the link");
+    assert!(
+        !real.join("token").exists(),
+        "nothing written through the link"
+    );
 }
 
 #[test]
@@ -288,12 +287,47 @@ fn a_fresh_fallback_directory_is_made_private_and_env_finds_the_same_token() {
     env.arg("--addr-file").arg(&addr).uid(NOBODY).gid(NOBODY);
     let out = env.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        text.contains(&format!("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='{}'", token.display())),
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='{}'",
+            token.display()
+        )),
         "{text}"
     );
     drop(started);
+}
+
+#[test]
+fn root_defaults_to_run_grantd_and_other_users_to_their_tmpdir() {
+    let tmp = open_scratch("defaults");
+    let line = |uid: Option<u32>| {
+        let mut check = grantd(tmp.path(), &["check"]);
+        if let Some(uid) = uid {
+            check.uid(uid).gid(uid);
+        }
+        let out = check.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text.lines()
+            .find(|l| l.starts_with("token_file"))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(line(None), "/run/grantd/token");
+    let nobody = tmp.path().join(format!("grantd-{NOBODY}")).join("token");
+    assert_eq!(line(Some(NOBODY)), nobody.display().to_string());
 }
 
 /// Like [`outcome`], but the started daemon keeps running until the returned
