@@ -183,7 +183,7 @@ fn check(flags: Flags) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(e) = crate::token::read(&settings.token_file) {
+    if let Err(e) = crate::token::check(&settings.token_file) {
         report_config_errors(&[Report(&e).to_string()]);
         return EXIT_CONFIG;
     }

@@ -2,20 +2,25 @@
 //!
 //! They find the daemon through the same settings as `serve` (config file,
 //! `--listen`/`GRANTD_LISTEN`, `--addr-file`, `--token-file`), so a shell with
-//! the daemon's environment needs no extra flags.
+//! the daemon's environment needs no extra flags. `locate` owns finding the
+//! daemon's address and deciding whether an address file may be believed.
 
-use std::net::{AddrParseError, IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{AddrParseError, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use grantd_common::fs::PathError;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 
-use crate::config::Settings;
 use crate::credentials::{Credentials, Secret, parse_timestamp, process_json};
 use crate::scope::{Permission, Privilege, S3Target, ScopeError};
+
+mod locate;
+
+pub use locate::daemon_addr;
 
 /// Exit code when the daemon cannot be reached (EX_UNAVAILABLE).
 pub const EXIT_UNAVAILABLE: i32 = 69;
@@ -33,8 +38,22 @@ pub enum ClientError {
     NoAddrFile {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: PathError,
     },
+    /// The address file or its directory could have been planted or changed
+    /// by another user; the cause names which and how to fix it.
+    #[error("{}: refusing the daemon's address file", path.display())]
+    UntrustedAddrFile {
+        path: PathBuf,
+        #[source]
+        source: PathError,
+    },
+    #[error(
+        "{}: names {addr}, which is not a loopback address; the token is sent only to \
+         loopback unless --allow-remote (GRANTD_ALLOW_REMOTE) is given",
+        path.display()
+    )]
+    RemoteAddr { path: PathBuf, addr: SocketAddr },
     #[error("the daemon listens on port 0; pass the --addr-file it writes")]
     PortZero,
     #[error("give either --profile or --target, not both")]
@@ -104,38 +123,6 @@ pub struct Selection {
     pub permission: Option<String>,
     pub privilege: Option<String>,
     pub duration: Option<u32>,
-}
-
-/// The daemon's address as a client should dial it.
-pub fn daemon_addr(settings: &Settings) -> Result<SocketAddr, ClientError> {
-    let mut addr = settings.listen;
-    if let Some(path) = &settings.addr_file {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                addr = text
-                    .trim()
-                    .parse()
-                    .map_err(|source| ClientError::BadAddrFile {
-                        path: path.clone(),
-                        source,
-                    })?;
-            }
-            Err(source) if addr.port() == 0 => {
-                return Err(ClientError::NoAddrFile {
-                    path: path.clone(),
-                    source,
-                });
-            }
-            Err(_) => {}
-        }
-    }
-    if addr.port() == 0 {
-        return Err(ClientError::PortZero);
-    }
-    if addr.ip().is_unspecified() {
-        addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
-    Ok(addr)
 }
 
 /// The path and query of the credentials route for a selection, checked locally.

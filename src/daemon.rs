@@ -5,11 +5,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
+use grantd_common::fs::{self, Owners, PathError};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -43,6 +44,17 @@ pub enum DaemonError {
     },
     #[error("cannot read the bound address")]
     BoundAddr(#[source] std::io::Error),
+    /// The address file's directory is not this user's alone; a configuration problem.
+    #[error(
+        "{}: refusing to write the address file there (choose another with --addr-file or \
+         GRANTD_ADDR_FILE)",
+        path.display()
+    )]
+    UntrustedAddrFile {
+        path: PathBuf,
+        #[source]
+        source: PathError,
+    },
     #[error("{}: cannot write address file", path.display())]
     AddrFile {
         path: PathBuf,
@@ -55,7 +67,9 @@ impl DaemonError {
     /// The process exit code: [`EXIT_CONFIG`] for configuration problems, else 1.
     pub fn exit_code(&self) -> i32 {
         match self {
-            DaemonError::Token(_) | DaemonError::Upstream(_) => EXIT_CONFIG,
+            DaemonError::Token(_)
+            | DaemonError::Upstream(_)
+            | DaemonError::UntrustedAddrFile { .. } => EXIT_CONFIG,
             DaemonError::Bind { .. } | DaemonError::BoundAddr(_) | DaemonError::AddrFile { .. } => {
                 1
             }
@@ -73,6 +87,9 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), DaemonError> {
     let (token, origin) = token::load_or_create(&settings.token_file)?;
+    if let Some(path) = &settings.addr_file {
+        check_addr_file_dir(path)?;
+    }
     let metrics = Arc::new(Metrics::default());
     let upstream = AwsUpstream::load(
         AwsSettings {
@@ -96,12 +113,12 @@ pub async fn serve(
             })?;
     let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
     if let Some(path) = &settings.addr_file {
-        grantd_common::fs::write_atomic(path, bound.to_string().as_bytes(), 0o644).map_err(
-            |source| DaemonError::AddrFile {
+        fs::write_atomic(path, bound.to_string().as_bytes(), 0o644).map_err(|source| {
+            DaemonError::AddrFile {
                 path: path.clone(),
                 source,
-            },
-        )?;
+            }
+        })?;
     }
     info!(
         listen = %bound,
@@ -154,6 +171,27 @@ pub async fn serve(
     }
     info!("grantd stopped");
     Ok(())
+}
+
+/// Checks, before anything binds, that the address file goes into an
+/// existing directory of this user's that nobody else can write: clients
+/// send the token to whatever address they find there, so another user must
+/// not be able to plant or replace it. Checked once: nobody else can change
+/// such a directory afterwards. (The file itself is replaced by a rename.)
+fn check_addr_file_dir(path: &Path) -> Result<(), DaemonError> {
+    let dir = fs::dir_of(path);
+    let untrusted = |source| DaemonError::UntrustedAddrFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    match fs::check_dir(dir, Owners::only(fs::own_uid())) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(untrusted(PathError::Inspect {
+            path: dir.to_path_buf(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })),
+        Err(e) => Err(untrusted(e)),
+    }
 }
 
 /// Resolves the upstream identity (retrying with backoff), warms every
@@ -213,6 +251,22 @@ mod tests {
         assert_eq!(e.to_string(), "cannot listen on 127.0.0.1:7911");
         let io = e.source().and_then(|s| s.downcast_ref::<io::Error>());
         assert_eq!(io.map(io::Error::kind), Some(io::ErrorKind::AddrInUse));
+    }
+
+    #[test]
+    fn an_address_file_in_a_directory_others_can_write_is_a_configuration_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("addr");
+        check_addr_file_dir(&path).unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = check_addr_file_dir(&path).unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_CONFIG);
+        let shown = Report(&e).to_string();
+        assert!(shown.contains("writable by group or others"), "{shown}");
+        let missing = d.path().join("none").join("addr");
+        let e = check_addr_file_dir(&missing).unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_CONFIG);
     }
 
     #[test]

@@ -3,15 +3,22 @@
 //! Owns loading the token file, generating one (32 random bytes, URL-safe
 //! base64, no trailing newline, mode 0600 in a 0700 directory) when the file
 //! is missing or empty, and the constant-time comparison.
+//!
+//! A token file is used only where no other user could have planted, read
+//! or redirected it (see [`grantd_common::fs`]): the daemon trusts a file
+//! and directory of its own uid only; a client (`grantd creds`) also root's,
+//! for a daemon run by root. Anything else is refused, never used with a
+//! warning: a planted token would let its planter impersonate the daemon to
+//! clients, and a readable one hands every credential to whoever reads it.
 
-use std::fs::DirBuilder;
-use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
+
+use grantd_common::fs::{self, Owners, PathError, Readers};
 
 use crate::credentials::Secret;
 
@@ -61,6 +68,25 @@ pub enum TokenError {
         #[source]
         source: std::io::Error,
     },
+    /// The file or a directory on its way could have been planted or changed
+    /// by another user; the cause names which and how to fix it.
+    #[error(
+        "{}: refusing the token file (choose another with --token-file or GRANTD_TOKEN_FILE, \
+         or set XDG_RUNTIME_DIR)",
+        path.display()
+    )]
+    Refused {
+        path: PathBuf,
+        #[source]
+        source: PathError,
+    },
+    /// Its directory cannot be inspected or created.
+    #[error("{}: cannot reach the token file", path.display())]
+    Reach {
+        path: PathBuf,
+        #[source]
+        source: PathError,
+    },
     #[error("{}: invalid token", path.display())]
     Invalid {
         path: PathBuf,
@@ -69,18 +95,24 @@ pub enum TokenError {
     },
     #[error("cannot get random bytes for the token")]
     Random(#[source] getrandom::Error),
-    #[error("{}: cannot create token directory", dir.display())]
-    CreateDir {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("{}: cannot write token file", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl TokenError {
+    fn untrusted(path: &Path, source: PathError) -> TokenError {
+        let path = path.to_path_buf();
+        match source {
+            PathError::Unsafe { .. } => TokenError::Refused { path, source },
+            PathError::Inspect { .. } | PathError::Create { .. } => {
+                TokenError::Reach { path, source }
+            }
+        }
+    }
 }
 
 /// What is wrong with a token that clients would reject.
@@ -98,9 +130,16 @@ pub enum InvalidToken {
 }
 
 /// Reads the token at `path`, or generates and writes one when the file is
-/// missing or empty.
+/// missing or empty, as the daemon: the directory is created 0700 when
+/// missing, and it and the file must be this process's user's own.
 pub fn load_or_create(path: &Path) -> Result<(Token, Origin), TokenError> {
-    match read(path)? {
+    load_or_create_as(path, fs::own_uid())
+}
+
+fn load_or_create_as(path: &Path, uid: u32) -> Result<(Token, Origin), TokenError> {
+    let owners = Owners::only(uid);
+    fs::private_dir(fs::dir_of(path), owners).map_err(|e| TokenError::untrusted(path, e))?;
+    match read_trusting(path, owners)? {
         Some(token) => Ok((token, Origin::Existing)),
         None => {
             let token = generate()?;
@@ -110,18 +149,32 @@ pub fn load_or_create(path: &Path) -> Result<(Token, Origin), TokenError> {
     }
 }
 
-/// Reads an existing token; `Ok(None)` when the file is missing or empty.
+/// What `grantd serve` would say of the token file, without creating it
+/// (for `grantd check`).
+pub fn check(path: &Path) -> Result<(), TokenError> {
+    read_trusting(path, Owners::only(fs::own_uid())).map(|_| ())
+}
+
+/// Reads an existing token as a client of the daemon: the file may be this
+/// user's or root's. `Ok(None)` when the file is missing or empty.
 pub fn read(path: &Path) -> Result<Option<Token>, TokenError> {
-    let text = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(TokenError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+    read_trusting(path, Owners::or_root(fs::own_uid()))
+}
+
+fn read_trusting(path: &Path, owners: Owners) -> Result<Option<Token>, TokenError> {
+    let file = fs::open_trusted(path, owners, Readers::OwnerOnly)
+        .map_err(|e| TokenError::untrusted(path, e))?;
+    let Some(file) = file else {
+        return Ok(None);
     };
+    let mut text = Vec::new();
+    // One byte past the longest token is enough to tell it is too long.
+    file.take(MAX_TOKEN_LEN as u64 + 1)
+        .read_to_end(&mut text)
+        .map_err(|source| TokenError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     if text.is_empty() {
         return Ok(None);
     }
@@ -129,16 +182,10 @@ pub fn read(path: &Path) -> Result<Option<Token>, TokenError> {
         path: path.to_path_buf(),
         source,
     };
-    validate(&text).map_err(invalid)?;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            path = %path.display(),
-            mode = format!("{:o}", meta.permissions().mode() & 0o777),
-            "token file is readable by other users; chmod 600 it"
-        );
+    if text.len() > MAX_TOKEN_LEN {
+        return Err(invalid(InvalidToken::Length));
     }
+    validate(&text).map_err(invalid)?;
     // `validate` let through visible ASCII only, so this cannot fail.
     let text = String::from_utf8(text).map_err(|_| invalid(InvalidToken::NotVisibleAscii))?;
     Ok(Some(Token::new(text)))
@@ -163,122 +210,15 @@ fn generate() -> Result<Token, TokenError> {
     Ok(Token::new(URL_SAFE_NO_PAD.encode(bytes)))
 }
 
+/// Writes through [`grantd_common::fs::write_atomic`] only: a temporary
+/// made with `O_EXCL|O_NOFOLLOW` under a random name, renamed over `path`,
+/// so a reader never sees half a token and no planted link is written through.
 fn write_new(path: &Path, token: &Token) -> Result<(), TokenError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| TokenError::CreateDir {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
-    }
-    // A reader never sees half a token, and no planted link is written through.
-    grantd_common::fs::write_atomic(path, token.expose().as_bytes(), 0o600).map_err(|source| {
-        TokenError::Write {
-            path: path.to_path_buf(),
-            source,
-        }
+    fs::write_atomic(path, token.expose().as_bytes(), 0o600).map_err(|source| TokenError::Write {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use std::error::Error;
-
-    use super::*;
-    use crate::report::Report;
-
-    #[test]
-    fn generates_a_private_token_without_newline_and_reuses_it() {
-        let d = tempfile::tempdir().unwrap();
-        let path = d.path().join("sub").join("token");
-        let (token, origin) = load_or_create(&path).unwrap();
-        assert_eq!(origin, Origin::Generated);
-        assert_eq!(token.expose().len(), 43);
-        let on_disk = std::fs::read(&path).unwrap();
-        assert_eq!(on_disk, token.expose().as_bytes());
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(
-            std::fs::metadata(path.parent().unwrap())
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o700
-        );
-        let (again, origin) = load_or_create(&path).unwrap();
-        assert_eq!(origin, Origin::Existing);
-        assert_eq!(again.expose(), token.expose());
-    }
-
-    #[test]
-    fn an_empty_file_gets_a_new_token() {
-        let d = tempfile::tempdir().unwrap();
-        let path = d.path().join("token");
-        std::fs::write(&path, "").unwrap();
-        let (_, origin) = load_or_create(&path).unwrap();
-        assert_eq!(origin, Origin::Generated);
-    }
-
-    #[test]
-    fn refuses_tokens_clients_would_reject() {
-        let d = tempfile::tempdir().unwrap();
-        let path = d.path().join("token");
-        for (content, why, text) in [
-            (
-                "a-perfectly-fine-token\n",
-                InvalidToken::TrailingNewline,
-                "newline",
-            ),
-            ("short", InvalidToken::Length, "16 to 4096"),
-            (
-                "has a space in the middle",
-                InvalidToken::NotVisibleAscii,
-                "visible ASCII",
-            ),
-        ] {
-            std::fs::write(&path, content).unwrap();
-            let err = load_or_create(&path).unwrap_err();
-            let shown = Report(&err).to_string();
-            assert!(shown.contains(text), "{content:?}: {shown}");
-            assert!(shown.starts_with(&path.display().to_string()), "{shown}");
-            let cause = err.source().and_then(|e| e.downcast_ref::<InvalidToken>());
-            assert_eq!(cause, Some(&why), "{content:?}");
-        }
-    }
-
-    #[test]
-    fn an_unreadable_file_keeps_the_io_error_as_its_source() {
-        let d = tempfile::tempdir().unwrap();
-        // A directory where the file should be: reading it fails, not as NotFound.
-        let path = d.path().join("token");
-        std::fs::create_dir_all(&path).unwrap();
-        let err = read(&path).unwrap_err();
-        assert!(matches!(err, TokenError::Read { .. }), "{err:?}");
-        assert_eq!(
-            err.to_string(),
-            format!("{}: cannot read token file", path.display())
-        );
-        assert!(
-            err.source()
-                .and_then(|e| e.downcast_ref::<std::io::Error>())
-                .is_some(),
-            "the io error is the source"
-        );
-    }
-
-    #[test]
-    fn compares_exactly() {
-        let t = Token::new("0123456789abcdef");
-        assert!(t.matches(b"0123456789abcdef"));
-        assert!(!t.matches(b"0123456789abcdeF"));
-        assert!(!t.matches(b"0123456789abcde"));
-        assert!(!t.matches(b""));
-        assert!(!format!("{t:?}").contains("0123456789abcdef"));
-    }
-}
+mod tests;

@@ -19,7 +19,8 @@ pub struct Flags {
     #[arg(long, value_name = "FILE")]
     pub addr_file: Option<PathBuf>,
     /// Bearer token file; generated (0600) when missing [env: GRANTD_TOKEN_FILE]
-    /// [default: $XDG_RUNTIME_DIR/grantd/token, else ${TMPDIR:-/tmp}/grantd-$UID/token]
+    /// [default: $XDG_RUNTIME_DIR/grantd/token, else /run/grantd/token for root,
+    /// else ${TMPDIR:-/tmp}/grantd-$UID/token]
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// Account of the Access Grants instance [env: GRANTD_ACCOUNT_ID] [default: from STS GetCallerIdentity]

@@ -1,4 +1,8 @@
-//! Small files written whole: address files and the token file.
+//! The small files grantd keeps: address files and the token file.
+//!
+//! This module owns writing them; `checked` owns deciding whether a file or
+//! directory may be trusted at all (owner, mode, no symlink), which the
+//! daemon and its clients do before they read or write one.
 //!
 //! A reader must never see half a file, and a writer must never be turned
 //! into a tool for clobbering someone else's file. So the text goes to a
@@ -12,6 +16,12 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+mod checked;
+
+pub use checked::{
+    Owners, PathError, Problem, Readers, check_dir, dir_of, open_trusted, own_uid, private_dir,
+};
 
 /// Writes `contents` to `path` atomically, the file getting `mode` (e.g. 0o600).
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {

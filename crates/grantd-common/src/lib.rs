@@ -9,7 +9,8 @@
 //! - [`credentials`]: the redacting credentials type and its wire formats.
 //! - [`clock`]: injectable wall time (the one sanctioned `SystemTime::now`).
 //! - [`fields`]: reading TOML/JSON tables and settings while collecting every problem.
-//! - [`fs`]: writing a small file atomically, without following links.
+//! - [`fs`]: writing a small file atomically, without following links, and
+//!   refusing files and directories another user could plant or change.
 //! - [`shutdown`]: the SIGTERM/SIGINT future both servers stop on.
 
 #![forbid(unsafe_code)]
