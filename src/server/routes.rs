@@ -260,6 +260,32 @@ mod tests {
     }
 
     #[test]
+    fn every_credential_and_imds_route_asks_who_the_peer_is_and_no_other() {
+        let sessions = Sessions::new(imds::RoleList::DefaultOnly);
+        for path in [
+            "/v1/credentials",
+            "/v1/credentials/usera",
+            "/latest/api/token",
+            "/latest/meta-data/iam/security-credentials/",
+            "/latest/meta-data/ami-id",
+        ] {
+            assert!(
+                Route::parse(path, Some(&sessions)).serves_credentials(),
+                "{path}"
+            );
+        }
+        for path in [
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/latest/api/token",
+            "/nope",
+        ] {
+            assert!(!Route::parse(path, None).serves_credentials(), "{path}");
+        }
+    }
+
+    #[test]
     fn a_profile_route_keeps_the_name_as_sent() {
         assert!(matches!(
             Route::parse("/v1/credentials/user%2Da", None),
