@@ -1,6 +1,7 @@
 //! What a vend costs: the cache hit path, the in-grant lookup among many
 //! grants, a cold load against the scripted upstream, and a full loopback
-//! HTTP request through the real server.
+//! HTTP request through the real server, on a kept-alive connection and on a
+//! new connection each (which pays the per-connection peer uid lookup).
 //!
 //! Run: `cargo bench --bench vend`. Compare the hit and HTTP numbers with the
 //! cold-load one: the ratio is what the cache saves per request.
@@ -152,6 +153,32 @@ fn benches(c: &mut Criterion) {
                 let resp = sender.send_request(req).await.unwrap();
                 assert_eq!(resp.status(), 200);
                 resp.into_body().collect().await.unwrap().to_bytes()
+            })
+        })
+    });
+
+    // 5. The same request on a new connection each time, as the AWS CLI makes it.
+    c.bench_function("http_vend_new_connection", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                use http_body_util::BodyExt;
+                let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .unwrap();
+                let conn = tokio::spawn(conn);
+                let req = hyper::Request::get("/v1/credentials")
+                    .header("host", "127.0.0.1")
+                    .header("authorization", token)
+                    .header("connection", "close")
+                    .body(http_body_util::Empty::<bytes::Bytes>::new())
+                    .unwrap();
+                let resp = sender.send_request(req).await.unwrap();
+                assert_eq!(resp.status(), 200);
+                let body = resp.into_body().collect().await.unwrap().to_bytes();
+                let _ = conn.await;
+                body
             })
         })
     });

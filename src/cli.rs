@@ -205,6 +205,7 @@ pub fn describe(s: &Settings) -> String {
     );
     line("listen", s.listen.to_string());
     line("allow_remote", s.allow_remote.to_string());
+    line("allowed_uids", format!("{:?}", s.allowed_uids));
     line(
         "addr_file",
         s.addr_file

@@ -19,6 +19,7 @@ use crate::cache::{Cache, CacheSettings};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::server::auth::PeerPolicy;
 use crate::server::{self, AppState, Limits};
 use crate::token::{self, Origin, Token, TokenError};
 use crate::upstream::Upstream;
@@ -128,6 +129,7 @@ pub async fn serve(
         s3control_endpoint = settings.s3control_endpoint.as_deref().unwrap_or("default"),
         profiles = settings.profiles.len(),
         imds = settings.imds,
+        allowed_uids = ?settings.allowed_uids,
         "grantd serving"
     );
     on_bound(bound, &token);
@@ -146,23 +148,29 @@ pub async fn serve(
         metrics,
     );
     let ready = Arc::new(OnceLock::new());
-    let state = Arc::new(AppState::new(
-        cache.clone(),
-        token,
-        settings.profiles.clone(),
-        settings.imds.then_some(if settings.imds_list_all_profiles {
-            crate::server::imds::RoleList::All
-        } else {
-            crate::server::imds::RoleList::DefaultOnly
-        }),
-        ready.clone(),
-        settings.allow_remote,
-        clock,
-        Limits {
-            max_connections: settings.max_connections,
-            ..Limits::default()
-        },
-    ));
+    let state = Arc::new(
+        AppState::new(
+            cache.clone(),
+            token,
+            settings.profiles.clone(),
+            settings.imds.then_some(if settings.imds_list_all_profiles {
+                crate::server::imds::RoleList::All
+            } else {
+                crate::server::imds::RoleList::DefaultOnly
+            }),
+            ready.clone(),
+            settings.allow_remote,
+            clock,
+            Limits {
+                max_connections: settings.max_connections,
+                ..Limits::default()
+            },
+        )
+        .with_peers(PeerPolicy::new(
+            PeerPolicy::own_user().owner(),
+            settings.allowed_uids.iter().copied(),
+        )),
+    );
     let readiness = tokio::spawn(become_ready(upstream, ready, cache, settings.clone()));
     server::run(listener, state, shutdown).await;
     readiness.abort();

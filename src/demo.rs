@@ -98,6 +98,7 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         config_file: None,
         listen,
         allow_remote: false,
+        allowed_uids: Vec::new(),
         addr_file: None,
         token_file: args
             .token_file

@@ -15,6 +15,10 @@ pub struct Flags {
     /// Allow a non-loopback --listen address [env: GRANTD_ALLOW_REMOTE]
     #[arg(long)]
     pub allow_remote: bool,
+    /// Unix users besides the daemon's own that may get credentials, e.g. 1000,1001
+    /// [env: GRANTD_ALLOWED_UIDS] [default: none]
+    #[arg(long, value_name = "UIDS")]
+    pub allowed_uids: Option<String>,
     /// After binding, write the bound host:port here [env: GRANTD_ADDR_FILE]
     #[arg(long, value_name = "FILE")]
     pub addr_file: Option<PathBuf>,

@@ -25,6 +25,11 @@ pub(super) const ALLOW_REMOTE: Key = Key {
     flag: Some("--allow-remote"),
     env: "GRANTD_ALLOW_REMOTE",
 };
+pub(super) const ALLOWED_UIDS: Key = Key {
+    file: "allowed_uids",
+    flag: Some("--allowed-uids"),
+    env: "GRANTD_ALLOWED_UIDS",
+};
 pub(super) const ADDR_FILE: Key = Key {
     file: "addr_file",
     flag: Some("--addr-file"),
@@ -93,6 +98,7 @@ pub(super) const PROFILES: &str = "profiles";
 pub(super) const FILE_KEYS: &[&str] = &[
     LISTEN.file,
     ALLOW_REMOTE.file,
+    ALLOWED_UIDS.file,
     ADDR_FILE.file,
     TOKEN_FILE.file,
     ACCOUNT_ID.file,

@@ -50,6 +50,8 @@ pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
 /// New upstream loads per second. Defaults to 20 (GetDataAccess has no published quota).
 pub const DEFAULT_MAX_NEW_SCOPES_PER_SECOND: u32 = 20;
 
+/// Any uid but `(uid_t)-1`, which the kernel reserves for "no user".
+const UID_RANGE: RangeInclusive<u64> = 0..=(u32::MAX as u64 - 1);
 const MAX_ENTRIES_RANGE: RangeInclusive<u64> = 1..=10_000_000;
 const MAX_CONNECTIONS_RANGE: RangeInclusive<u64> = 1..=65_536;
 const MAX_NEW_SCOPES_PER_SECOND_RANGE: RangeInclusive<u64> = 1..=100_000;
@@ -60,6 +62,8 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     pub listen: SocketAddr,
     pub allow_remote: bool,
+    /// Unix users besides the daemon's own that are served credentials.
+    pub allowed_uids: Vec<u32>,
     pub addr_file: Option<PathBuf>,
     pub token_file: PathBuf,
     pub account_id: Option<String>,
@@ -108,6 +112,7 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
     let look = &mut Layers::new(env, file);
 
     let (listen, allow_remote) = listener(flags, look, problems);
+    let allowed_uids = allowed_uids(flags, look, problems);
     let (addr_file, token_file) = files(flags, env, look, problems);
     let (account_id, region) = instance(flags, look, problems);
     let (imds, imds_list_all_profiles) = imds(flags, look, problems);
@@ -129,6 +134,7 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
         config_file,
         listen,
         allow_remote,
+        allowed_uids,
         addr_file,
         token_file,
         account_id,
@@ -162,6 +168,18 @@ fn listener(flags: &Flags, look: &mut Layers, problems: &mut Problems) -> (Socke
         .and_then(|value| values::listen(value, allow_remote, problems))
         .unwrap_or(DEFAULT_LISTEN);
     (listen, allow_remote)
+}
+
+/// The other users served credentials: `allowed_uids = [1000, 1001]`,
+/// `GRANTD_ALLOWED_UIDS=1000,1001` or `--allowed-uids 1000,1001`.
+fn allowed_uids(flags: &Flags, look: &mut Layers, problems: &mut Problems) -> Vec<u32> {
+    look.get(&keys::ALLOWED_UIDS, flags.allowed_uids.clone())
+        .and_then(|value| value.whole_numbers(UID_RANGE, problems))
+        .unwrap_or_default()
+        .into_iter()
+        // UID_RANGE keeps each within u32.
+        .map(|uid| uid as u32)
+        .collect()
 }
 
 /// The files the daemon writes: the bound address (when asked) and the token.

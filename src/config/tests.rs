@@ -356,3 +356,85 @@ fn profile_sections_that_are_not_tables_are_reported() {
         ]
     );
 }
+
+#[test]
+fn allowed_uids_come_from_the_file_env_or_flag() {
+    let f = file("allowed_uids = [1000, 1001]\n");
+    let flags = Flags {
+        config: Some(f.path().to_path_buf()),
+        ..Flags::default()
+    };
+    assert_eq!(
+        resolve(&flags, &env(&[])).unwrap().allowed_uids,
+        [1000, 1001]
+    );
+    let e = env(&[("GRANTD_ALLOWED_UIDS", "0, 65534")]);
+    assert_eq!(resolve(&flags, &e).unwrap().allowed_uids, [0, 65534]);
+    let flagged = Flags {
+        allowed_uids: Some("1002".into()),
+        ..flags
+    };
+    assert_eq!(resolve(&flagged, &e).unwrap().allowed_uids, [1002]);
+    assert!(
+        resolve(&Flags::default(), &env(&[]))
+            .unwrap()
+            .allowed_uids
+            .is_empty(),
+        "none by default: the daemon's own user alone"
+    );
+}
+
+#[test]
+fn malformed_allowed_uids_are_each_reported() {
+    let f = file("allowed_uids = [1000, \"alice\", -1, 4294967295]\nregion = \"x\"\n");
+    let errors = resolve(
+        &Flags {
+            config: Some(f.path().to_path_buf()),
+            ..Flags::default()
+        },
+        &env(&[]),
+    )
+    .unwrap_err();
+    let all = errors.join("\n");
+    for needle in [
+        "allowed_uids: \"alice\" is not a whole number from 0 to 4294967294",
+        "allowed_uids: -1 is not a whole number",
+        "allowed_uids: 4294967295 is not a whole number",
+        "region: expected an AWS region",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+    for (origin, value) in [
+        ("GRANTD_ALLOWED_UIDS", "1000;1001"),
+        ("GRANTD_ALLOWED_UIDS", "1000,"),
+        ("GRANTD_ALLOWED_UIDS", "root"),
+    ] {
+        let errors = resolve(&Flags::default(), &env(&[(origin, value)])).unwrap_err();
+        assert!(
+            errors.len() == 1 && errors[0].starts_with("GRANTD_ALLOWED_UIDS: "),
+            "{value}: {errors:?}"
+        );
+    }
+    let flagged = Flags {
+        allowed_uids: Some("1000,x".into()),
+        ..Flags::default()
+    };
+    let errors = resolve(&flagged, &env(&[])).unwrap_err();
+    assert_eq!(
+        errors,
+        ["--allowed-uids: \"x\" is not a whole number from 0 to 4294967294"]
+    );
+    let f = file("allowed_uids = 1000\n");
+    let errors = resolve(
+        &Flags {
+            config: Some(f.path().to_path_buf()),
+            ..Flags::default()
+        },
+        &env(&[]),
+    )
+    .unwrap_err();
+    assert!(
+        errors[0].ends_with("allowed_uids: expected an array, got integer"),
+        "{errors:?}"
+    );
+}

@@ -1,20 +1,41 @@
-//! Who may ask: the Host check, the bearer token, and why an IMDS session is refused.
+//! Who may ask: the peer's Unix user, the Host check, the bearer token, and
+//! why an IMDS session is refused.
 //!
-//! Owns the checks that come before any credential is looked up. The Host
+//! Owns the checks that come before any credential is looked up, and the one
+//! decision of which local users may be served ([`PeerPolicy::decide`]): the
+//! daemon's own user and the uids named in `allowed_uids`. The peer's uid is
+//! found once per connection (by `peer`) and decided here once, at accept; a
+//! peer whose uid is unknown (a remote client with `--allow-remote`, or a
+//! failed lookup) is refused, so a lookup failure never opens a door. The
 //! check guards against DNS rebinding (a browser tricked into calling us
 //! sends its own site as Host); the token is compared in constant time by
 //! [`Token::matches`]. IMDS sessions are kept by `imds`, which reports a
 //! refused session here as an [`AuthError`] so that `response` maps every
 //! refusal in one place.
 
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
 use hyper::HeaderMap;
 use hyper::header;
+use tracing::{debug, warn};
 
+use super::peer::PeerError;
 use crate::token::Token;
 
 /// Why a request is not allowed to ask.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
+    #[error(
+        "Unix user {uid} may not get credentials from this daemon, which serves uid {owner}; \
+         to allow it, add {uid} to allowed_uids (GRANTD_ALLOWED_UIDS, --allowed-uids)"
+    )]
+    PeerNotAllowed { uid: u32, owner: u32 },
+    #[error(
+        "grantd cannot tell which local user holds this connection, so it serves no credentials \
+         on it; connect over loopback from this host"
+    )]
+    PeerUnknown,
     #[error("Host header must name a loopback address")]
     NonLoopbackHost,
     #[error(
@@ -32,6 +53,90 @@ pub enum AuthError {
     /// As on EC2: a request relayed through a proxy must not mint a session.
     #[error("requests carrying X-Forwarded-For are refused")]
     Forwarded,
+}
+
+/// Who may be served credentials: the daemon's own user and the allowed uids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerPolicy {
+    owner: u32,
+    allowed: BTreeSet<u32>,
+}
+
+/// One connection's peer and what it may do, decided once at accept.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    /// `None` when the kernel could not tell (see [`PeerError`]).
+    pub uid: Option<u32>,
+    /// The daemon's own user: exempt from the per-user connection cap.
+    pub is_owner: bool,
+    /// Why credential routes are refused to this peer; `None` when allowed.
+    refusal: Option<AuthError>,
+}
+
+impl PeerPolicy {
+    pub fn new(owner: u32, allowed: impl IntoIterator<Item = u32>) -> PeerPolicy {
+        PeerPolicy {
+            owner,
+            allowed: allowed.into_iter().collect(),
+        }
+    }
+
+    /// This process's own (effective) user, which owns the sockets it opens,
+    /// and no other.
+    pub fn own_user() -> PeerPolicy {
+        PeerPolicy::new(rustix::process::geteuid().as_raw(), [])
+    }
+
+    pub fn owner(&self) -> u32 {
+        self.owner
+    }
+
+    /// Whether the holder of the connection from `addr`, whose uid lookup
+    /// gave `uid`, may be served credentials. Unknown means no.
+    pub fn decide(&self, addr: SocketAddr, uid: Result<u32, PeerError>) -> Peer {
+        let (uid, refusal) = match uid {
+            Ok(uid) if uid == self.owner || self.allowed.contains(&uid) => (Some(uid), None),
+            Ok(uid) => (
+                Some(uid),
+                Some(AuthError::PeerNotAllowed {
+                    uid,
+                    owner: self.owner,
+                }),
+            ),
+            Err(e) => {
+                match &e {
+                    PeerError::NotLocal { .. } => debug!(error = %e, "peer has no uid"),
+                    PeerError::Lookup { .. } => {
+                        warn!(error = %crate::report::Report(&e), "cannot find the peer's uid; refusing credentials to it")
+                    }
+                }
+                (None, Some(AuthError::PeerUnknown))
+            }
+        };
+        Peer {
+            addr,
+            uid,
+            is_owner: uid == Some(self.owner),
+            refusal,
+        }
+    }
+}
+
+impl Peer {
+    /// `Ok` when this peer may be served credentials (and IMDS sessions).
+    pub fn check(&self) -> Result<(), AuthError> {
+        match &self.refusal {
+            None => Ok(()),
+            Some(e) => Err(e.clone()),
+        }
+    }
+
+    /// The owner or an allowed user: sees the full `/metrics` and `/readyz`
+    /// and may keep its connection alive.
+    pub fn trusted(&self) -> bool {
+        self.refusal.is_none()
+    }
 }
 
 /// `Ok` when `Host` is absent (HTTP/1.0; a browser always sends it) or names
@@ -139,5 +244,54 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:50000".parse().unwrap()
+    }
+
+    #[test]
+    fn the_owner_and_allowed_users_may_get_credentials() {
+        let policy = PeerPolicy::new(1000, [1001]);
+        let owner = policy.decide(addr(), Ok(1000));
+        assert_eq!(owner.check(), Ok(()));
+        assert!(owner.trusted() && owner.is_owner);
+        let allowed = policy.decide(addr(), Ok(1001));
+        assert_eq!(allowed.check(), Ok(()));
+        assert!(
+            allowed.trusted() && !allowed.is_owner,
+            "capped like any other user"
+        );
+    }
+
+    #[test]
+    fn another_user_is_refused_by_uid() {
+        let peer = PeerPolicy::new(1000, [1001]).decide(addr(), Ok(65_534));
+        assert_eq!(
+            peer.check(),
+            Err(AuthError::PeerNotAllowed {
+                uid: 65_534,
+                owner: 1000
+            })
+        );
+        assert!(!peer.trusted());
+        assert_eq!(peer.uid, Some(65_534));
+    }
+
+    #[test]
+    fn a_peer_of_unknown_uid_is_refused() {
+        let policy = PeerPolicy::new(0, []);
+        for e in [
+            PeerError::NotLocal { peer: addr() },
+            PeerError::Lookup {
+                peer: addr(),
+                source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            },
+        ] {
+            let peer = policy.decide(addr(), Err(e));
+            assert_eq!(peer.check(), Err(AuthError::PeerUnknown));
+            assert!(!peer.trusted() && !peer.is_owner);
+            assert_eq!(peer.uid, None);
+        }
     }
 }

@@ -1,14 +1,17 @@
 //! The loopback HTTP server: connection handling, limits and shutdown.
 //!
-//! Owns the accept loop ([`run`]) and the per-connection limits: at most
-//! `max_connections` open at once (further clients wait in the kernel backlog),
-//! a header-read timeout, a header size limit, and graceful draining on
-//! shutdown. Also owns the state every handler shares ([`AppState`]) and the
-//! two steps both credential routes take: naming a profile, and asking the
-//! cache within the in-flight limit.
+//! Owns the accept loop ([`run`]) and each connection's life: the peer's uid
+//! is looked up once at accept ([`peer`]) and decided once ([`auth`]), the
+//! connection is admitted or shed at once ([`slots`]: per-user caps, never a
+//! wait in the kernel backlog), then served under a header-read timeout
+//! (which hyper also applies while a kept-alive connection waits for its
+//! next request, so idle connections close after it) and a header size
+//! limit, and drained gracefully on shutdown. Also owns the state every
+//! handler shares ([`AppState`]) and the two steps both credential routes
+//! take: naming a profile, and asking the cache within the in-flight limit.
 //!
 //! A request goes through [`routes`] (parse the path once into a `Route`,
-//! dispatch on it), [`auth`] (Host, bearer token), [`query`] (the scope a
+//! dispatch on it), [`auth`] (peer, Host, bearer token), [`query`] (the scope a
 //! query names), [`limit`] (the in-flight limit), the cache, and comes back
 //! through [`response`], which alone maps a failure onto the contract's
 //! status and JSON. [`imds`] is the IMDSv2 emulation beside `routes`.
@@ -16,9 +19,11 @@
 pub mod auth;
 pub mod imds;
 pub mod limit;
+pub mod peer;
 pub mod query;
 pub mod response;
 pub mod routes;
+pub mod slots;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,12 +34,15 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
+use self::auth::PeerPolicy;
 use self::limit::InflightLimit;
 use self::response::ApiError;
+pub use self::slots::DEFAULT_MAX_CONNECTIONS_PER_UID;
+use self::slots::Slots;
 use crate::cache::{Cache, CacheErrorKind, Vended};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
@@ -44,7 +52,8 @@ use crate::token::Token;
 
 /// Most open client connections. Defaults to 512.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-/// How long a client has to send its request headers. Defaults to 5 s.
+/// How long a client has to send its request headers, and how long a
+/// kept-alive connection may wait idle for its next request. Defaults to 5 s.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bytes of request head hyper buffers. Defaults to 16 KiB.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -56,10 +65,14 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// Limits of the listener.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Most open connections; further clients wait in the kernel backlog.
+    /// Most open connections; further connections are closed at once.
     /// Defaults to [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
-    /// A client must send its request headers within this.
+    /// Most open connections of one user other than the daemon's own.
+    /// Defaults to [`DEFAULT_MAX_CONNECTIONS_PER_UID`].
+    pub max_connections_per_uid: usize,
+    /// A client must send its request headers within this, and an idle
+    /// kept-alive connection is closed after it.
     /// Defaults to [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
     /// Larger request heads get 431. Defaults to [`DEFAULT_MAX_HEADER_BYTES`].
@@ -75,6 +88,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_uid: DEFAULT_MAX_CONNECTIONS_PER_UID,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_inflight: DEFAULT_MAX_INFLIGHT,
@@ -96,6 +110,9 @@ pub struct AppState {
     pub ready: Arc<OnceLock<String>>,
     /// With `--allow-remote`, any `Host` is accepted.
     pub allow_remote: bool,
+    /// Which local users are served credentials. Defaults to our own user
+    /// alone ([`PeerPolicy::own_user`]).
+    pub peers: PeerPolicy,
     pub clock: SharedClock,
     pub limits: Limits,
     /// Credential requests being answered now, against `limits.max_inflight`.
@@ -122,10 +139,16 @@ impl AppState {
             profiles,
             ready,
             allow_remote,
+            peers: PeerPolicy::own_user(),
             clock,
             inflight: InflightLimit::new(limits.max_inflight),
             limits,
         }
+    }
+
+    /// Serve credentials to `peers` instead of our own user alone.
+    pub fn with_peers(self, peers: PeerPolicy) -> AppState {
+        AppState { peers, ..self }
     }
 
     /// The scope of the profile called `name`.
@@ -161,8 +184,11 @@ fn truncate(s: &str, max: usize) -> &str {
 /// Serves `listener` until `shutdown` completes, then stops accepting and
 /// drains open requests for up to `limits.grace`.
 pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
-    let connections = Arc::new(Semaphore::new(state.limits.max_connections));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Slots::new(
+        state.limits.max_connections,
+        state.limits.max_connections_per_uid,
+    );
+    let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(state.limits.header_read_timeout)
@@ -170,14 +196,10 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = &mut shutdown => break,
-        };
-        let (stream, peer) = tokio::select! {
+        // Never wait for a free place before accepting: a connection that
+        // finds none is closed at once, so a flood cannot hold the owner's
+        // clients in the kernel backlog.
+        let (stream, addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -190,19 +212,14 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        debug!(%peer, "connection");
-        let state = state.clone();
-        let service = service_fn(move |req| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(routes::handle(&state, req).await) }
-        });
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                debug!(%peer, error = %e, "connection ended with an error");
-            }
-            drop(permit);
-        });
+        tokio::spawn(connection(
+            stream,
+            addr,
+            state.clone(),
+            slots.clone(),
+            http.clone(),
+            graceful.watcher(),
+        ));
     }
     drop(listener);
     info!("stopped accepting; draining open requests");
@@ -213,3 +230,39 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
         }
     }
 }
+
+/// One connection: its peer looked up and decided once, a place taken or
+/// the connection closed, then its requests served.
+async fn connection(
+    stream: TcpStream,
+    addr: std::net::SocketAddr,
+    state: Arc<AppState>,
+    slots: Arc<Slots>,
+    http: http1::Builder,
+    watcher: Watcher,
+) {
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
+    let peer = state.peers.decide(addr, peer::lookup(addr, local).await);
+    let _slot = match slots.admit(peer.uid, peer.is_owner) {
+        Ok(slot) => slot,
+        Err(shed) => {
+            debug!(peer = %addr, uid = ?peer.uid, reason = %shed, "connection shed");
+            return;
+        }
+    };
+    debug!(peer = %addr, uid = ?peer.uid, "connection");
+    let peer = Arc::new(peer);
+    let service = service_fn(move |req| {
+        let (state, peer) = (state.clone(), peer.clone());
+        async move { Ok::<_, Infallible>(routes::handle(&state, &peer, req).await) }
+    });
+    let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+    if let Err(e) = conn.await {
+        debug!(peer = %addr, error = %e, "connection ended with an error");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -57,6 +57,9 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Auth(e) => match e {
+                AuthError::PeerNotAllowed { .. } | AuthError::PeerUnknown => {
+                    (StatusCode::FORBIDDEN, "PeerNotAllowed")
+                }
                 AuthError::NonLoopbackHost => (StatusCode::BAD_REQUEST, "InvalidRequest"),
                 AuthError::MissingToken => (StatusCode::UNAUTHORIZED, "MissingToken"),
                 AuthError::InvalidToken => (StatusCode::FORBIDDEN, "InvalidToken"),
@@ -218,6 +221,32 @@ mod tests {
                 "Code": "AccessDenied", "Message": "You do not have access",
             })
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_peer_gets_403_peer_not_allowed_naming_its_uid() {
+        let refused = ApiError::from(AuthError::PeerNotAllowed {
+            uid: 65_534,
+            owner: 1000,
+        });
+        let resp = refused.into_response();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let v = body(resp).await;
+        assert_eq!(
+            (&v["code"], &v["Code"]),
+            (&"PeerNotAllowed".into(), &"PeerNotAllowed".into())
+        );
+        let message = v["message"].as_str().unwrap();
+        assert!(message.contains("Unix user 65534"), "{message}");
+        assert!(message.contains("allowed_uids"), "{message}");
+        assert_eq!(v["message"], v["Message"]);
+
+        let unknown = ApiError::from(AuthError::PeerUnknown);
+        assert_eq!(
+            unknown.status_and_code(),
+            (StatusCode::FORBIDDEN, "PeerNotAllowed")
+        );
+        assert!(unknown.to_string().contains("cannot tell which local user"));
     }
 
     #[tokio::test]

@@ -2,14 +2,19 @@
 //!
 //! Owns the route table of the container-credentials endpoint and the
 //! operations routes, and the order of checks on a credentials request
-//! (method, then token, then scope, then the cache). A route carries the
-//! label `/metrics` counts it under, so the table is written once.
+//! (method, then the peer's user, then token, then scope, then the cache).
+//! Every route that vends or describes credentials, the IMDS ones included,
+//! asks the peer first; the operations routes answer anyone, but a peer that
+//! may not get credentials sees no account, bucket or prefix in them, and
+//! its connection is closed after each answer. A route carries the label
+//! `/metrics` counts it under, so the table is written once.
 
 use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
-use tracing::debug;
+use tracing::{debug, warn};
 
-use super::auth::{self, AuthError};
+use super::auth::{self, AuthError, Peer};
 use super::imds::{self, Sessions};
 use super::query::{QueryError, parse_query, percent_decode};
 use super::response::{ApiError, Resp, json, text};
@@ -57,6 +62,16 @@ impl<'a> Route<'a> {
         }
     }
 
+    /// Whether the route vends or describes credentials, so only users
+    /// allowed to get them may ask. Every IMDS route does: a session is the
+    /// only thing between its holder and every profile.
+    pub(super) fn serves_credentials(&self) -> bool {
+        matches!(
+            self,
+            Route::Credentials | Route::CredentialsProfile(_) | Route::Imds(..)
+        )
+    }
+
     /// The `route` label of `grantd_http_requests_total`.
     pub(super) fn label(&self) -> &'static str {
         match self {
@@ -72,8 +87,8 @@ impl<'a> Route<'a> {
     }
 }
 
-/// Answers one request and records it in the metrics.
-pub async fn handle(state: &AppState, req: Request<Incoming>) -> Resp {
+/// Answers one request from `peer` and records it in the metrics.
+pub async fn handle(state: &AppState, peer: &Peer, req: Request<Incoming>) -> Resp {
     let started = tokio::time::Instant::now();
     let route = if state.allow_remote || auth::check_host(req.headers()).is_ok() {
         Route::parse(req.uri().path(), state.imds.as_ref())
@@ -81,9 +96,15 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Resp {
         Route::BadHost
     };
     let label = route.label();
-    let resp = dispatch(state, route, &req)
+    let mut resp = dispatch(state, peer, route, &req)
         .await
         .unwrap_or_else(ApiError::into_response);
+    if !peer.trusted() {
+        // No keep-alive for users who may not get credentials: each of their
+        // connections serves one answer, then its place is free again.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let status = resp.status().as_u16();
     state.metrics.request(label, status);
     debug!(method = %req.method(), path = req.uri().path(), route = label, status, micros = started.elapsed().as_micros() as u64, "request");
@@ -92,6 +113,7 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Resp {
 
 async fn dispatch(
     state: &AppState,
+    peer: &Peer,
     route: Route<'_>,
     req: &Request<Incoming>,
 ) -> Result<Resp, ApiError> {
@@ -110,11 +132,14 @@ async fn dispatch(
             allow: Some("GET, HEAD"),
         });
     }
+    if route.serves_credentials() {
+        check_peer(peer, route.label())?;
+    }
     match route {
         Route::BadHost => Err(AuthError::NonLoopbackHost.into()),
         Route::Healthz => Ok(text(StatusCode::OK, "ok", "text/plain; charset=utf-8")),
-        Route::Readyz => Ok(readyz(state)),
-        Route::Metrics => Ok(metrics(state)),
+        Route::Readyz => Ok(readyz(state, peer.trusted())),
+        Route::Metrics => Ok(metrics(state, peer.trusted())),
         Route::Credentials => credentials(state, req, |query| queried_scope(state, query)).await,
         Route::CredentialsProfile(name) => {
             credentials(state, req, |query| named_scope(state, name, query)).await
@@ -128,6 +153,14 @@ async fn dispatch(
             truncate(path, 200)
         ))),
     }
+}
+
+/// The peer's user may be served credentials; a refusal is logged with its uid.
+fn check_peer(peer: &Peer, route: &'static str) -> Result<(), ApiError> {
+    peer.check().map_err(|e| {
+        warn!(uid = peer.uid, peer = %peer.addr, route, reason = %e, "refused a peer");
+        ApiError::from(e)
+    })
 }
 
 /// The token first, so that a caller without it learns nothing of scopes or profiles.
@@ -145,11 +178,16 @@ async fn credentials(
     ))
 }
 
-fn readyz(state: &AppState) -> Resp {
+/// The account id only for a `trusted` peer.
+fn readyz(state: &AppState, trusted: bool) -> Resp {
     match state.ready.get() {
-        Some(account) => json(
+        Some(account) if trusted => json(
             StatusCode::OK,
             serde_json::json!({"status": "ready", "account_id": account}).to_string(),
+        ),
+        Some(_) => json(
+            StatusCode::OK,
+            serde_json::json!({"status": "ready"}).to_string(),
         ),
         None => json(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -159,12 +197,17 @@ fn readyz(state: &AppState) -> Resp {
     }
 }
 
-fn metrics(state: &AppState) -> Resp {
-    let body = state.metrics.render(
-        state.cache.len(),
-        &state.cache.expiries(),
-        state.ready.get().is_some(),
-    );
+/// The per-scope series, which name buckets and prefixes, only for a
+/// `trusted` peer; the counts for everyone.
+fn metrics(state: &AppState, trusted: bool) -> Resp {
+    let scopes = if trusted {
+        state.cache.expiries()
+    } else {
+        Vec::new()
+    };
+    let body = state
+        .metrics
+        .render(state.cache.len(), &scopes, state.ready.get().is_some());
     text(
         StatusCode::OK,
         body,
@@ -213,6 +256,32 @@ mod tests {
             ("/healthz/", "not_found"),
         ] {
             assert_eq!(label(path), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn every_credential_and_imds_route_asks_who_the_peer_is_and_no_other() {
+        let sessions = Sessions::new(imds::RoleList::DefaultOnly);
+        for path in [
+            "/v1/credentials",
+            "/v1/credentials/usera",
+            "/latest/api/token",
+            "/latest/meta-data/iam/security-credentials/",
+            "/latest/meta-data/ami-id",
+        ] {
+            assert!(
+                Route::parse(path, Some(&sessions)).serves_credentials(),
+                "{path}"
+            );
+        }
+        for path in [
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/latest/api/token",
+            "/nope",
+        ] {
+            assert!(!Route::parse(path, None).serves_credentials(), "{path}");
         }
     }
 

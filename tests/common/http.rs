@@ -16,6 +16,22 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A whole answer as read from the socket.
+    pub fn parse(bytes: &[u8]) -> Reply {
+        let text = String::from_utf8_lossy(bytes).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Reply {
+            status,
+            head: head.to_string(),
+            body: body.to_string(),
+        }
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -35,18 +51,7 @@ pub fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
     s.write_all(request).unwrap();
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Reply {
-        status,
-        head: head.to_string(),
-        body: body.to_string(),
-    }
+    Reply::parse(&buf)
 }
 
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {

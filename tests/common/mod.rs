@@ -5,6 +5,7 @@
 //!   its own scratch directory.
 //! - `http`: a small raw HTTP/1.1 client and the contract's error shape.
 //! - `control`: the emulator's `/_emulator` control API (faults, call log).
+//! - `nobody`: requests and a connection flood from another Unix user.
 //!
 //! Each file in `tests/` is its own binary using a part of this.
 
@@ -12,6 +13,7 @@
 
 mod control;
 mod http;
+mod nobody;
 mod process;
 
 // Each test binary uses a part of these.
@@ -19,6 +21,8 @@ mod process;
 pub use control::*;
 #[allow(unused_imports)]
 pub use http::*;
+#[allow(unused_imports)]
+pub use nobody::*;
 #[allow(unused_imports)]
 pub use process::*;
 

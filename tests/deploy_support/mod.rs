@@ -8,10 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{BIN, Proc, ROLE_A_KEY, ROLE_A_SECRET, client_env};
-
-/// The other Unix user of the tests: `nobody`.
-pub const NOBODY: u32 = 65534;
+use crate::common::{BIN, NOBODY, Proc, ROLE_A_KEY, ROLE_A_SECRET, client_env};
 
 /// Variables a script reads that the test runner's own environment must not
 /// leak into it.

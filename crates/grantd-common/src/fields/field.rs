@@ -98,6 +98,50 @@ impl<'a, V: Node> Field<'a, V> {
             }
         }
     }
+
+    /// A list of whole numbers within `range`: an array node, or text with
+    /// the numbers separated by commas (`1000,1001`). Every bad item is
+    /// reported, quoted back; `None` if there was any.
+    pub fn whole_numbers(
+        &self,
+        range: RangeInclusive<u64>,
+        problems: &mut Problems,
+    ) -> Option<Vec<u64>> {
+        let items: Vec<(Option<u64>, String)> = match &self.raw {
+            Raw::Text(s) => s
+                .split(',')
+                .map(|item| {
+                    (
+                        item.trim().parse::<u64>().ok(),
+                        format!("{:?}", item.trim()),
+                    )
+                })
+                .collect(),
+            Raw::Node(v) => match v.as_array() {
+                Some(array) => array.iter().map(|n| (n.as_u64(), n.describe())).collect(),
+                None => {
+                    self.reject(format!("expected an array, got {}", v.kind()), problems);
+                    return None;
+                }
+            },
+        };
+        let before = problems.len();
+        let mut numbers = Vec::with_capacity(items.len());
+        for (n, shown) in items {
+            match n {
+                Some(n) if range.contains(&n) => numbers.push(n),
+                _ => self.reject(
+                    format!(
+                        "{shown} is not a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                    problems,
+                ),
+            }
+        }
+        (problems.len() == before).then_some(numbers)
+    }
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -124,6 +168,51 @@ mod tests {
             Some(10)
         );
         assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_list_of_numbers_is_an_array_or_comma_separated_text() {
+        let mut problems = Problems::new();
+        let array: toml::Value =
+            toml::from_str::<toml::Table>("a = [1000, 1001]").unwrap()["a"].clone();
+        assert_eq!(
+            TomlField::node("f: a", &array).whole_numbers(0..=9999, &mut problems),
+            Some(vec![1000, 1001])
+        );
+        assert_eq!(
+            TomlField::text("A", " 1000, 1001 ").whole_numbers(0..=9999, &mut problems),
+            Some(vec![1000, 1001])
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn every_bad_number_of_a_list_is_reported() {
+        let mut problems = Problems::new();
+        let doc = toml::from_str::<toml::Table>("a = [1, \"x\", -3]\nb = 5").unwrap();
+        assert_eq!(
+            TomlField::node("f: a", &doc["a"]).whole_numbers(0..=9, &mut problems),
+            None
+        );
+        assert_eq!(
+            TomlField::node("f: b", &doc["b"]).whole_numbers(0..=9, &mut problems),
+            None
+        );
+        assert_eq!(
+            TomlField::text("A", "1,,abc,10").whole_numbers(0..=9, &mut problems),
+            None
+        );
+        assert_eq!(
+            problems,
+            [
+                "f: a: \"x\" is not a whole number from 0 to 9",
+                "f: a: -3 is not a whole number from 0 to 9",
+                "f: b: expected an array, got integer",
+                "A: \"\" is not a whole number from 0 to 9",
+                "A: \"abc\" is not a whole number from 0 to 9",
+                "A: \"10\" is not a whole number from 0 to 9",
+            ]
+        );
     }
 
     #[test]
