@@ -21,6 +21,7 @@ pub mod imds;
 pub mod limit;
 pub mod peer;
 pub mod query;
+pub mod refusals;
 pub mod response;
 pub mod routes;
 pub mod slots;
@@ -117,6 +118,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Credential requests being answered now, against `limits.max_inflight`.
     inflight: InflightLimit,
+    /// Paces the warning logged for each refused peer.
+    refusals: refusals::RefusalLog,
 }
 
 impl AppState {
@@ -142,6 +145,7 @@ impl AppState {
             peers: PeerPolicy::own_user(),
             clock,
             inflight: InflightLimit::new(limits.max_inflight),
+            refusals: refusals::RefusalLog::default(),
             limits,
         }
     }

@@ -133,7 +133,7 @@ async fn dispatch(
         });
     }
     if route.serves_credentials() {
-        check_peer(peer, route.label())?;
+        check_peer(state, peer, route.label())?;
     }
     match route {
         Route::BadHost => Err(AuthError::NonLoopbackHost.into()),
@@ -155,10 +155,13 @@ async fn dispatch(
     }
 }
 
-/// The peer's user may be served credentials; a refusal is logged with its uid.
-fn check_peer(peer: &Peer, route: &'static str) -> Result<(), ApiError> {
+/// The peer's user may be served credentials; a refusal is logged with its
+/// uid, at most once a minute per uid (see [`super::refusals`]).
+fn check_peer(state: &AppState, peer: &Peer, route: &'static str) -> Result<(), ApiError> {
     peer.check().map_err(|e| {
-        warn!(uid = peer.uid, peer = %peer.addr, route, reason = %e, "refused a peer");
+        if let Some(unlogged) = state.refusals.admit(peer.uid, state.clock.now()) {
+            warn!(uid = peer.uid, peer = %peer.addr, route, reason = %e, unlogged, "refused a peer");
+        }
         ApiError::from(e)
     })
 }
