@@ -2,8 +2,12 @@
 //!
 //! Owns [`parse_query`], which reads a scope strictly (unknown or repeated
 //! parameters are refused, not ignored, so a typo cannot widen a scope), and
-//! the percent-decoding of profile names. Every refusal is a [`QueryError`];
+//! the percent-decoding of profile names. Decoding is exact: an escape that
+//! is not UTF-8 is refused rather than replaced by U+FFFD, so the scope
+//! served is always the one asked for. Every refusal is a [`QueryError`];
 //! `response` gives each its status and contract code.
+
+use std::borrow::Cow;
 
 use crate::scope::{
     DURATION_RANGE, DataAccessRequest, Permission, Privilege, S3Target, ScopeError,
@@ -32,13 +36,17 @@ pub enum QueryError {
     Duration(String),
     #[error("a profile route takes no query; use /v1/credentials?target=…&permission=…")]
     ProfileTakesNoQuery,
+    #[error("not valid UTF-8 once percent-decoded")]
+    NotUtf8,
 }
 
 /// `target=S3URI&permission=P[&privilege=…][&duration=SECONDS]`, strictly.
 pub fn parse_query(query: &str) -> Result<DataAccessRequest, QueryError> {
     let (mut target, mut permission, mut privilege, mut duration) = (None, None, None, None);
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        let (name, slot) = match key.as_ref() {
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (form_decode(key)?, form_decode(value)?);
+        let (name, slot) = match key.as_str() {
             "target" => ("target", &mut target),
             "permission" => ("permission", &mut permission),
             "privilege" => ("privilege", &mut privilege),
@@ -81,12 +89,17 @@ pub fn parse_query(query: &str) -> Result<DataAccessRequest, QueryError> {
     })
 }
 
-/// Decodes a path segment; `+` stays a plus, as in a path (not a form).
-pub fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("n={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+/// Decodes a path segment whole; `+` stays a plus, as in a path (not a form).
+pub fn percent_decode(s: &str) -> Result<String, QueryError> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| QueryError::NotUtf8)
+}
+
+/// Decodes a name or value of a query, where `+` is a space.
+fn form_decode(s: &str) -> Result<String, QueryError> {
+    percent_decode(&s.replace('+', " "))
 }
 
 #[cfg(test)]
@@ -160,7 +173,42 @@ mod tests {
 
     #[test]
     fn profile_names_are_percent_decoded() {
-        assert_eq!(percent_decode("user%2Da"), "user-a");
-        assert_eq!(percent_decode("a+b"), "a+b");
+        assert_eq!(percent_decode("user%2Da").unwrap(), "user-a");
+        assert_eq!(percent_decode("a+b").unwrap(), "a+b");
+    }
+
+    // Found by `fuzz/fuzz_targets/query.rs`: the profile name went through
+    // a form parser, which ends a value at `&`.
+    #[test]
+    fn a_profile_name_keeps_every_character() {
+        assert_eq!(percent_decode("usera&x").unwrap(), "usera&x");
+        assert_eq!(percent_decode("a=b&c=d").unwrap(), "a=b&c=d");
+    }
+
+    // Found by `fuzz/fuzz_targets/query.rs`: bytes that are not UTF-8 became
+    // U+FFFD, so `s3://bucket/%FF` was served as the scope `s3://bucket/\u{FFFD}`.
+    #[test]
+    fn refuses_percent_escapes_that_are_not_utf8() {
+        for query in [
+            "target=s3://bucket/%FF&permission=READ",
+            "target=s3://bucket/a%C3&permission=READ",
+            "target=s3://bucket/x&permission=READ&privilege=%80",
+            "tar%FFget=s3://bucket/x&permission=READ",
+        ] {
+            let e = parse_query(query).unwrap_err();
+            assert!(matches!(e, QueryError::NotUtf8), "{query}: {e:?}");
+            assert_eq!(e.to_string(), "not valid UTF-8 once percent-decoded");
+        }
+        assert!(matches!(
+            percent_decode("user%FF"),
+            Err(QueryError::NotUtf8)
+        ));
+        assert_eq!(
+            parse_query("target=s3://bucket/%C3%A9+x&permission=READ")
+                .unwrap()
+                .target
+                .as_str(),
+            "s3://bucket/\u{e9} x"
+        );
     }
 }

@@ -78,7 +78,8 @@ impl ApiError {
                     | QueryError::Repeated(_)
                     | QueryError::Privilege(_)
                     | QueryError::Duration(_)
-                    | QueryError::ProfileTakesNoQuery => "InvalidRequest",
+                    | QueryError::ProfileTakesNoQuery
+                    | QueryError::NotUtf8 => "InvalidRequest",
                 };
                 (StatusCode::BAD_REQUEST, code)
             }
@@ -177,6 +178,7 @@ mod tests {
                 "target=s3://bucket/x&permission=READ&colour=blue",
                 "InvalidRequest",
             ),
+            ("target=s3://bucket/%FF&permission=READ", "InvalidRequest"),
         ] {
             let e = ApiError::from(parse_query(query).unwrap_err());
             assert_eq!(

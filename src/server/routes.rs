@@ -223,7 +223,7 @@ fn named_scope(state: &AppState, raw: &str, query: &str) -> Result<DataAccessReq
     if !query.is_empty() {
         return Err(QueryError::ProfileTakesNoQuery.into());
     }
-    state.profile(&percent_decode(raw))
+    state.profile(&percent_decode(raw)?)
 }
 
 /// `/v1/credentials[?…]`: the query's scope, or the default profile without one.

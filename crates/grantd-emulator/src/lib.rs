@@ -25,12 +25,15 @@
 //! - `state`: call log, issued-key registry, runtime settings.
 //! - `server`: connections, routing, the path of one call.
 //! - `control`: the `/_emulator` JSON API.
+//! - `fuzzing`: ways in for the fuzz targets (feature `fuzzing` only).
 
 #![forbid(unsafe_code)]
 
 mod assume;
 mod control;
 mod faults;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod matching;
 mod operations;
 mod scenario;

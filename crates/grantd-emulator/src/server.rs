@@ -119,14 +119,40 @@ pub(super) async fn handle(emu: &Emulator, req: Request<Incoming>) -> Response<F
         }
         Err(e) => return xml_error(&e, &request_id),
     };
+    dispatch(emu, route, &parts, &body, &request_id).await
+}
+
+/// [`handle`] for a request whose body is already read: the fuzz targets'
+/// way in, without a socket.
+#[cfg(feature = "fuzzing")]
+pub(super) async fn handle_read(
+    emu: &Emulator,
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let request_id = wire::request_id();
+    match route(&parts.method, parts.uri.path()) {
+        Ok(route) => dispatch(emu, route, parts, body, &request_id).await,
+        Err(e) => xml_error(&e, &request_id),
+    }
+}
+
+/// A request whose body has been read, sent where `route` says.
+async fn dispatch(
+    emu: &Emulator,
+    route: Route,
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    request_id: &str,
+) -> Response<Full<Bytes>> {
     let (operation, params) = match route {
-        Route::Control => return control::handle(emu, &parts.method, parts.uri.path(), &body),
+        Route::Control => return control::handle(emu, &parts.method, parts.uri.path(), body),
         Route::Aws(operation) => (
             operation,
             decode(parts.uri.query().unwrap_or("").as_bytes()),
         ),
         Route::Sts => {
-            let params = decode(&body);
+            let params = decode(body);
             match params
                 .iter()
                 .find(|(k, _)| k == "Action")
@@ -147,7 +173,7 @@ pub(super) async fn handle(emu: &Emulator, req: Request<Incoming>) -> Response<F
                         status = e.status,
                         "emulator: STS action not emulated"
                     );
-                    return xml_error(&e, &request_id);
+                    return xml_error(&e, request_id);
                 }
             }
         }
@@ -156,7 +182,7 @@ pub(super) async fn handle(emu: &Emulator, req: Request<Incoming>) -> Response<F
         headers: &parts.headers,
         params,
     };
-    call(emu, operation, &req, &request_id).await
+    call(emu, operation, &req, request_id).await
 }
 
 /// One AWS call: fault, latency, work, rendering, log line and record.
