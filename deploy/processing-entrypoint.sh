@@ -67,6 +67,7 @@ export GRANTD_LISTEN=${GRANTD_LISTEN:-127.0.0.1:7911}
 rm -f -- "$GRANTD_ADDR_FILE"
 
 # Stops the daemon and waits for it: TERM, its drain (10 s at most), then KILL.
+# shellcheck disable=SC2329 # called from the EXIT trap
 stop_daemon() {
   kill -TERM "$grantd_pid" 2>/dev/null || return 0
   local waited
@@ -160,6 +161,7 @@ job_pid=$!
 set +m
 # To the job's group, as a terminal would send them (dumb-init does the same);
 # to the job alone if it has no group of its own.
+# shellcheck disable=SC2329 # called from the TERM and INT traps
 forward() {
   kill -s "$1" -- "-$job_pid" 2>/dev/null || kill -s "$1" -- "$job_pid" 2>/dev/null || true
 }
