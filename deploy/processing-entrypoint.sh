@@ -71,9 +71,10 @@ rm -f -- "$GRANTD_ADDR_FILE"
 stop_daemon() {
   kill -TERM "$grantd_pid" 2>/dev/null || return 0
   local waited
-  for ((waited = 0; waited < 150; waited++)); do
+  # Short polls: the job's exit waits for this, and grantd stops in a few ms.
+  for ((waited = 0; waited < 750; waited++)); do
     kill -0 "$grantd_pid" 2>/dev/null || break
-    sleep 0.1
+    sleep 0.02
   done
   kill -KILL "$grantd_pid" 2>/dev/null || true
   wait "$grantd_pid" 2>/dev/null || true
