@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SageMaker Processing (or any container) entrypoint wrapper: start grantd with
 # the container's own identity, wait until it is ready, give the job the client
-# environment, and exec the job. Every instance of a multi-instance job runs
-# its own container, hence its own grantd.
+# environment, and run the job as a child; when the job ends, stop grantd and
+# exit with the job's status (128+N when a signal N ended it). SIGTERM and
+# SIGINT sent to the wrapper are passed on to the job's process group. Every
+# instance of a multi-instance job runs its own container, hence its own grantd.
 #
 #   ContainerEntrypoint: ["/opt/grantd/processing-entrypoint.sh"]
 #   ContainerArguments:  ["python3", "/opt/ml/processing/code/job.py"]
@@ -15,6 +17,9 @@
 #   GRANTD_RUN_DIR         token, address and log files (default: a new private
 #                          directory made with mktemp under ${TMPDIR:-/tmp}); an
 #                          existing one must be ours and not group/world-writable
+#   GRANTD_TOKEN           one token for every instance of a multi-instance job
+#                          (Spark sends the driver's token to every executor);
+#                          default: each daemon makes its own. See README.
 # Any other GRANTD_* variable configures the daemon as for `grantd serve`.
 #
 # Fails closed: any problem before the job starts stops the container with a
@@ -61,12 +66,30 @@ export GRANTD_LISTEN=${GRANTD_LISTEN:-127.0.0.1:7911}
 # No daemon of ours runs yet: an address file here is a leftover.
 rm -f -- "$GRANTD_ADDR_FILE"
 
+# Stops the daemon and waits for it: TERM, its drain (10 s at most), then KILL.
+# shellcheck disable=SC2329 # called from the EXIT trap
+stop_daemon() {
+  kill -TERM "$grantd_pid" 2>/dev/null || return 0
+  local waited
+  # Short polls: the job's exit waits for this, and grantd stops in a few ms.
+  for ((waited = 0; waited < 750; waited++)); do
+    kill -0 "$grantd_pid" 2>/dev/null || break
+    sleep 0.02
+  done
+  kill -KILL "$grantd_pid" 2>/dev/null || true
+  wait "$grantd_pid" 2>/dev/null || true
+}
+
 # The daemon keeps AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: it is its own identity.
 "$bin" serve </dev/null >>"$run/grantd.log" 2>&1 &
 grantd_pid=$!
 echo "$grantd_pid" >"$run/grantd.pid"
-# Until the job is exec'd, a failure also stops the daemon: nothing is left behind.
-trap 'kill "$grantd_pid" 2>/dev/null || true' EXIT
+# Until the job starts, a failure or a signal also stops the daemon (and waits
+# for it): nothing is left behind. bash runs a trap only once the command in
+# the foreground returns, hence `ready` in the background and `wait`.
+trap 'kill ${ready_pid:-} 2>/dev/null || true; stop_daemon' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 not_ready() {
   echo "$me: grantd did not become ready: $*; last log lines:" >&2
@@ -83,7 +106,10 @@ for ((waited = 0; ; waited++)); do
   ((waited < ready_timeout * 10)) || not_ready "no address file after ${ready_timeout} s"
   sleep 0.1
 done
-"$bin" ready --wait "$ready_timeout" || not_ready "no 200 from /readyz"
+"$bin" ready --wait "$ready_timeout" &
+ready_pid=$!
+wait "$ready_pid" || not_ready "no 200 from /readyz"
+ready_pid=
 kill -0 "$grantd_pid" 2>/dev/null || not_ready "it exited"
 
 # FULL_URI, token file and value (Java v1 reads only the value), and no
@@ -104,7 +130,10 @@ eval "$client_env"
 "$bin" creds "${profile_args[@]}" --format process >/dev/null ||
   die 70 "grantd does not vend the job's credentials$for_profile; the job does not run"
 
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+# grantd's own host too, when it listens on another loopback address than 127.0.0.1.
+uri_host=${AWS_CONTAINER_CREDENTIALS_FULL_URI#http://}
+uri_host=${uri_host%%/*}
+export NO_PROXY="127.0.0.1,localhost,${uri_host%:*}${NO_PROXY:+,$NO_PROXY}"
 # Everything an SDK would prefer over the container provider is the daemon's,
 # not the job's: the execution role's endpoint, static keys, web identity, a
 # named profile.
@@ -116,10 +145,37 @@ unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
 # Verify, then hand over: from here on a failure is the job's own.
 [[ -z ${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI+set} && -z ${AWS_ACCESS_KEY_ID+set} ]] ||
   die 70 "the execution role's settings are still set; the job does not run"
-[[ ${AWS_CONTAINER_CREDENTIALS_FULL_URI:-} == http://127.0.0.1:* ||
-  ${AWS_CONTAINER_CREDENTIALS_FULL_URI:-} == "http://[::1]:"* ]] ||
+[[ ${AWS_CONTAINER_CREDENTIALS_FULL_URI:-} =~ ^http://(127\.[0-9]+\.[0-9]+\.[0-9]+|\[::1\]):[0-9]+/ ]] ||
   die 70 "AWS_CONTAINER_CREDENTIALS_FULL_URI is not grantd's loopback URI; the job does not run"
 [[ -n ${AWS_CONTAINER_AUTHORIZATION_TOKEN:-} && -r ${AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE:-} ]] ||
   die 70 "the token is missing or unreadable; the job does not run"
-trap - EXIT
-exec "$@"
+
+# The job runs as our child, not in our place (`exec`): when it ends, whether
+# it succeeds, fails or is killed, the daemon is stopped here (a wrapper that
+# is not PID 1 used to leave it running). `set -m` puts the job in a process
+# group of its own with SIGINT and SIGQUIT at their defaults: without job
+# control, bash starts a background command with both ignored, and Python
+# then never installs its KeyboardInterrupt handler.
+set -m
+"$@" &
+job_pid=$!
+set +m
+# To the job's group, as a terminal would send them (dumb-init does the same);
+# to the job alone if it has no group of its own.
+# shellcheck disable=SC2329 # called from the TERM and INT traps
+forward() {
+  kill -s "$1" -- "-$job_pid" 2>/dev/null || kill -s "$1" -- "$job_pid" 2>/dev/null || true
+}
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+# `wait` also returns (128+N) when a trapped signal arrives while the job
+# runs on; once the job is gone, `wait` gives the status bash kept for it
+# (127 when this bash keeps none: then the last answer was the job's).
+status=
+while [[ -z $status ]]; do
+  wait "$job_pid" && got=0 || got=$?
+  kill -0 "$job_pid" 2>/dev/null && continue
+  wait "$job_pid" && status=0 || status=$?
+  ((status != 127)) || status=$got
+done
+exit "$status"

@@ -213,6 +213,12 @@ pub fn describe(s: &Settings) -> String {
             .map_or("none".into(), |p| p.display().to_string()),
     );
     line("token_file", s.token_file.display().to_string());
+    let source = if s.token.is_some() {
+        "GRANTD_TOKEN (written to token_file)"
+    } else {
+        "token_file"
+    };
+    line("token", source.to_string());
     line(
         "account_id",
         opt(&s.account_id, "from STS GetCallerIdentity"),
@@ -289,7 +295,9 @@ async fn creds(args: CredsArgs) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let token = match crate::token::read(&settings.token_file) {
+    // GRANTD_TOKEN, when given, is the daemon's token on every instance.
+    let given = settings.token.clone().map(Some).map(Ok);
+    let token = match given.unwrap_or_else(|| crate::token::read(&settings.token_file)) {
         Ok(Some(t)) => t,
         Ok(None) => {
             eprintln!(

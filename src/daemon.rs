@@ -87,7 +87,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), DaemonError> {
-    let (token, origin) = token::load_or_create(&settings.token_file)?;
+    let (token, origin) = match &settings.token {
+        Some(given) => {
+            token::install(&settings.token_file, given)?;
+            (given.clone(), Origin::Given)
+        }
+        None => token::load_or_create(&settings.token_file)?,
+    };
     if let Some(path) = &settings.addr_file {
         check_addr_file_dir(path)?;
     }
@@ -124,7 +130,7 @@ pub async fn serve(
     info!(
         listen = %bound,
         token_file = %settings.token_file.display(),
-        token = if origin == Origin::Generated { "generated" } else { "existing" },
+        token = origin.as_str(),
         region = %region,
         s3control_endpoint = settings.s3control_endpoint.as_deref().unwrap_or("default"),
         profiles = settings.profiles.len(),

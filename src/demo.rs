@@ -103,6 +103,7 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         token_file: args
             .token_file
             .unwrap_or_else(|| config::default_token_file(&ProcessEnv)),
+        token: None,
         account_id: None,
         region: Some("us-east-1".into()),
         default_profile: Some("usera".into()),

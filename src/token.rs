@@ -2,7 +2,9 @@
 //!
 //! Owns loading the token file, generating one (32 random bytes, URL-safe
 //! base64, no trailing newline, mode 0600 in a 0700 directory) when the file
-//! is missing or empty, and the constant-time comparison.
+//! is missing or empty, checking and writing a token given from outside
+//! (`GRANTD_TOKEN`, one job-wide token for every instance of a multi-instance
+//! job), and the constant-time comparison.
 //!
 //! A token file is used only where no other user could have planted, read
 //! or redirected it (see [`grantd_common::fs`]): the daemon trusts a file
@@ -52,11 +54,24 @@ impl Token {
     }
 }
 
-/// What happened to the token file.
+/// Where the token came from.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Origin {
     Existing,
     Generated,
+    /// `GRANTD_TOKEN`, written to the token file for clients that read it.
+    Given,
+}
+
+impl Origin {
+    /// How the log names it (never the value).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Existing => "existing",
+            Origin::Generated => "generated",
+            Origin::Given => "GRANTD_TOKEN",
+        }
+    }
 }
 
 /// Why the token could not be had.
@@ -147,6 +162,31 @@ fn load_or_create_as(path: &Path, uid: u32) -> Result<(Token, Origin), TokenErro
             Ok((token, Origin::Generated))
         }
     }
+}
+
+/// Checks a token given as text (`GRANTD_TOKEN`) by the rules a token file's
+/// content follows, so every client accepts it.
+pub fn parse(value: &str) -> Result<Token, InvalidToken> {
+    validate(value.as_bytes())?;
+    Ok(Token::new(value))
+}
+
+/// Writes a given token to `path` for the clients that read the file, as the
+/// daemon: the same directory checks as [`load_or_create`].
+///
+/// The given token wins over whatever the file held, and replaces it: it is
+/// the one the operator asked for now (a restarted job may bring a new one),
+/// the file exists only so clients can find the daemon's token, and a
+/// different value there would send them a token the daemon refuses. Refusing
+/// on a mismatch would protect nothing: only this user can write that file.
+pub fn install(path: &Path, token: &Token) -> Result<(), TokenError> {
+    install_as(path, token, fs::own_uid())
+}
+
+fn install_as(path: &Path, token: &Token, uid: u32) -> Result<(), TokenError> {
+    fs::private_dir(fs::dir_of(path), Owners::only(uid))
+        .map_err(|e| TokenError::untrusted(path, e))?;
+    write_new(path, token)
 }
 
 /// What `grantd serve` would say of the token file, without creating it

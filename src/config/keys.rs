@@ -15,6 +15,11 @@ pub(super) struct Key {
 /// The config file's path; a flag or the environment, never the file itself.
 pub(super) const CONFIG_ENV: &str = "GRANTD_CONFIG";
 
+/// A token given from outside (one job-wide token on every instance of a
+/// multi-instance job); the environment only: a flag would show it in `ps`,
+/// a file already has `token_file`.
+pub(super) const TOKEN_ENV: &str = "GRANTD_TOKEN";
+
 pub(super) const LISTEN: Key = Key {
     file: "listen",
     flag: Some("--listen"),

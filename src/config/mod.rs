@@ -38,6 +38,7 @@ pub use values::{ListenError, parse_listen};
 
 use crate::profile::Profile;
 use crate::scope::is_account_id;
+use crate::token::{self, Token};
 use layers::{Layers, Value};
 use values::{ACCOUNT_ID_EXPECTED, REGION_EXPECTED, checked, is_region};
 
@@ -66,6 +67,9 @@ pub struct Settings {
     pub allowed_uids: Vec<u32>,
     pub addr_file: Option<PathBuf>,
     pub token_file: PathBuf,
+    /// The token from `GRANTD_TOKEN`, checked; `serve` uses it and writes it
+    /// to `token_file`, clients send it. `Debug` is redacted.
+    pub token: Option<Token>,
     pub account_id: Option<String>,
     pub region: Option<String>,
     /// Name of the profile served without a target; `None` when there are none.
@@ -114,6 +118,7 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
     let (listen, allow_remote) = listener(flags, look, problems);
     let allowed_uids = allowed_uids(flags, look, problems);
     let (addr_file, token_file) = files(flags, env, look, problems);
+    let token = given_token(env, problems);
     let (account_id, region) = instance(flags, look, problems);
     let (imds, imds_list_all_profiles) = imds(flags, look, problems);
     let (log_format, log_level) = logging(flags, look, problems);
@@ -137,6 +142,7 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
         allowed_uids,
         addr_file,
         token_file,
+        token,
         account_id,
         region,
         default_profile,
@@ -199,6 +205,15 @@ fn files(
     )
     .unwrap_or_else(|| default_token_file(env));
     (addr_file, token_file)
+}
+
+/// The token in `GRANTD_TOKEN`, held to the rules of a token file's content.
+/// The problem names the variable and the rule, never the value.
+fn given_token(env: &dyn Source, problems: &mut Problems) -> Option<Token> {
+    let value = env.get(keys::TOKEN_ENV)?;
+    token::parse(&value)
+        .map_err(|e| problems.push(format!("{}: invalid token: {e}", keys::TOKEN_ENV)))
+        .ok()
 }
 
 /// The Access Grants instance: its account and region, when given.

@@ -438,3 +438,27 @@ fn malformed_allowed_uids_are_each_reported() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn grantd_token_is_checked_and_never_shown() {
+    let given = "job-wide-token-0123456789";
+    let s = resolve(&Flags::default(), &env(&[("GRANTD_TOKEN", given)])).unwrap();
+    assert_eq!(s.token.as_ref().map(|t| t.expose()), Some(given));
+    assert!(!format!("{s:?}").contains(given), "Debug shows the token");
+    // Empty counts as unset, as for every variable.
+    let s = resolve(&Flags::default(), &env(&[("GRANTD_TOKEN", "")])).unwrap();
+    assert!(s.token.is_none());
+    // Reported with the other problems, by name and rule, without the value.
+    let bad = "job wide token with spaces";
+    let errors = resolve(
+        &Flags::default(),
+        &env(&[("GRANTD_TOKEN", bad), ("GRANTD_IMDS", "later")]),
+    )
+    .unwrap_err();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(
+        errors[0],
+        "GRANTD_TOKEN: invalid token: may hold only visible ASCII characters (no spaces)"
+    );
+    assert!(!errors.concat().contains(bad));
+}

@@ -213,3 +213,55 @@ fn compares_exactly() {
     assert!(!t.matches(b""));
     assert!(!format!("{t:?}").contains("0123456789abcdef"));
 }
+
+#[test]
+fn a_given_token_follows_the_rules_of_a_token_file() {
+    assert_eq!(parse(GOOD).unwrap().expose(), GOOD);
+    assert_eq!(parse("short").unwrap_err(), InvalidToken::Length);
+    let long = "x".repeat(MAX_TOKEN_LEN + 1);
+    assert_eq!(parse(&long).unwrap_err(), InvalidToken::Length);
+    assert!(parse(&"x".repeat(MAX_TOKEN_LEN)).is_ok());
+    let newline = format!("{GOOD}\n");
+    assert_eq!(parse(&newline).unwrap_err(), InvalidToken::TrailingNewline);
+    for bad in [
+        "a perfectly bad token",
+        "a-perfectly-bad-tökén",
+        "tab\there-and-more",
+    ] {
+        assert_eq!(
+            parse(bad).unwrap_err(),
+            InvalidToken::NotVisibleAscii,
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn a_given_token_replaces_the_one_in_the_file_and_is_what_clients_read() {
+    let (d, path) = token_file("an-older-token-of-this-user", 0o600);
+    chmod(d.path(), 0o700);
+    install(&path, &parse(GOOD).unwrap()).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), GOOD.as_bytes());
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(read(&path).unwrap().unwrap().expose(), GOOD);
+    // And a missing directory is made private, as for a generated token.
+    let fresh = d.path().join("sub").join("token");
+    install(&fresh, &parse(GOOD).unwrap()).unwrap();
+    assert_eq!(mode(fresh.parent().unwrap()), 0o700);
+}
+
+#[test]
+fn a_given_token_is_not_written_where_others_could_read_or_plant_it() {
+    let d = tempfile::tempdir().unwrap();
+    chmod(d.path(), 0o777);
+    let path = d.path().join("token");
+    let (problem, _) = refusal(install(&path, &parse(GOOD).unwrap()));
+    assert_eq!(problem, Problem::Writable { mode: 0o777 });
+    chmod(d.path(), 0o700);
+    let (problem, _) = refusal(install_as(&path, &parse(GOOD).unwrap(), 4242));
+    assert!(
+        matches!(problem, Problem::Owner { uid: 4242, .. }),
+        "{problem:?}"
+    );
+    assert!(!path.exists(), "no token written there");
+}

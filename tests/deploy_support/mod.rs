@@ -1,8 +1,12 @@
 //! What the deploy-script tests share: the scripts' environment (the real
 //! binary pointed at the emulator), finding and stopping the daemons a script
 //! left running, and another Unix user for the cases where one is involved.
+//! `jobs`: the processing entrypoint as a background process (signals, exit
+//! codes, the daemon it leaves or not).
 
 #![allow(dead_code)]
+
+pub mod jobs;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -17,6 +21,7 @@ const SCRIPT_VARS: &[&str] = &[
     "GRANTD_RUN_DIR",
     "GRANTD_CLIENT_PROFILE",
     "GRANTD_READY_TIMEOUT",
+    "GRANTD_TOKEN",
     "GRANTD_BINARY_S3",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN",
