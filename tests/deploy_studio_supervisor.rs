@@ -95,7 +95,11 @@ fn profiles_come_from_grantd_config() {
         format!("[profiles.team]\ntarget = \"s3://{BUCKET}/Product/*\"\npermission = \"READ\"\n"),
     )
     .unwrap();
-    let out = space.lcc(&emu).env("GRANTD_CONFIG", &config).output().unwrap();
+    let out = space
+        .lcc(&emu)
+        .env("GRANTD_CONFIG", &config)
+        .output()
+        .unwrap();
     assert_success(&out);
     let reply = get(
         space.daemon_addr(),
@@ -112,7 +116,11 @@ fn a_malformed_grantd_config_stops_the_script_before_any_daemon_starts() {
     let space = Space::new("studio-badconfig");
     let config = space.home().join("bad.toml");
     std::fs::write(&config, "[profiles.x]\ntarget = \"not-an-s3-uri\"\n").unwrap();
-    let out = space.lcc(&emu).env("GRANTD_CONFIG", &config).output().unwrap();
+    let out = space
+        .lcc(&emu)
+        .env("GRANTD_CONFIG", &config)
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "{}", transcript(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("profiles.x.target"), "{}", transcript(&out));
@@ -126,7 +134,10 @@ fn a_missing_wheel_stops_the_script_with_pips_error() {
     let out = space
         .lcc(&emu)
         .env_remove("GRANTD_BIN")
-        .env("GRANTD_WHEEL", space.home().join("grantd-0.0.0-py3-none-any.whl"))
+        .env(
+            "GRANTD_WHEEL",
+            space.home().join("grantd-0.0.0-py3-none-any.whl"),
+        )
         .env("PIP_NO_INDEX", "1")
         .output()
         .unwrap();
