@@ -1,31 +1,44 @@
 #!/usr/bin/env bash
 # SageMaker Studio space lifecycle configuration (JupyterLab / Code Editor).
-# Runs once at app start, as the space user, and must finish within 5 minutes:
-# it starts grantd in the background with the space's execution role, waits
-# until it is ready, and makes every new shell and notebook kernel use it.
-# Edit the profiles below. Under 16,384 characters.
+# Runs at app start, as the space user, and must finish within 5 minutes: it
+# installs grantd if needed, starts it under a small supervisor with the
+# space's execution role, waits until it is ready, and makes every new shell,
+# notebook kernel and Spark session started from them use it. Under 16,384
+# characters.
 #
-# Safe to run again, or twice at once: a lock in the run directory lets one
-# run start the daemon; the others find it by its pid and reuse it. The run
-# directory (token, address, pid, log) is $XDG_RUNTIME_DIR/grantd, else
-# ~/.local/state/grantd: places no other user can create. If it exists but is
-# not ours, or others can write it, the script does not trust it and does not
-# fail either (a failing lifecycle configuration keeps the whole app from
-# starting): it uses a fresh private directory from mktemp instead, says so on
-# stderr, and remembers it in ~/.config/grantd/run-dir for the next run.
+#   GRANTD_WHEEL       a wheel to pip install into GRANTD_VENV: a path, an
+#                      s3:// URL (fetched with the execution role), or
+#                      anything pip takes (e.g. grantd==0.1.0 with PIP_INDEX_URL)
+#   GRANTD_VENV        defaults to ~/.local/share/grantd/venv
+#   GRANTD_BINARY_S3   or: an s3:// URL of the binary, copied to GRANTD_BIN
+#   GRANTD_BIN         the binary (default: the venv's with GRANTD_WHEEL, else
+#                      ~/.local/bin/grantd)
+#   GRANTD_CONFIG      the profiles (default ~/.config/grantd/grantd.toml,
+#                      written with an example on first run)
+#   GRANTD_LISTEN      defaults to 127.0.0.1:7911
+#
+# Safe to run again, or twice at once: a lock serialises runs, and one
+# supervisor (itself single-instance under a lock) runs one daemon, restarting
+# it with backoff when it dies. Stop both with
+#   bash ~/.config/grantd/supervise stop
+# The run directory (token, address, pid files, log) is $XDG_RUNTIME_DIR/grantd,
+# else ~/.local/state/grantd. If it exists but is not ours, or others can
+# write it, the script does not trust it and does not fail either (a failing
+# lifecycle configuration keeps the whole app from starting): it uses a fresh
+# private directory from mktemp, says so on stderr, and remembers it in
+# ~/.config/grantd/run-dir for the next run.
 set -euo pipefail
 
-GRANTD_BIN=${GRANTD_BIN:-$HOME/.local/bin/grantd}
-# Optional: where to fetch the binary from on first start (the execution role reads it).
-GRANTD_BINARY_S3=${GRANTD_BINARY_S3:-}
 CONF_DIR=$HOME/.config/grantd
-me=studio-lifecycle
-
-if [[ ! -x $GRANTD_BIN && -n $GRANTD_BINARY_S3 ]]; then
-  mkdir -p "$(dirname "$GRANTD_BIN")"
-  aws s3 cp --quiet "$GRANTD_BINARY_S3" "$GRANTD_BIN"
-  chmod 755 "$GRANTD_BIN"
+GRANTD_WHEEL=${GRANTD_WHEEL:-}
+GRANTD_VENV=${GRANTD_VENV:-$HOME/.local/share/grantd/venv}
+GRANTD_BINARY_S3=${GRANTD_BINARY_S3:-}
+if [[ -n $GRANTD_WHEEL ]]; then
+  GRANTD_BIN=${GRANTD_BIN:-$GRANTD_VENV/bin/grantd}
 fi
+GRANTD_BIN=${GRANTD_BIN:-$HOME/.local/bin/grantd}
+GRANTD_CONFIG=${GRANTD_CONFIG:-$CONF_DIR/grantd.toml}
+me=studio-lifecycle
 
 # A directory is private when it is a real directory (not a symlink) that we
 # own and nobody else can write: then nobody else planted a file in it.
@@ -42,10 +55,10 @@ private_dir "$CONF_DIR" || {
   exit 1
 }
 # One run at a time, to the end of the script: a second run, even while the
-# first one's daemon is still starting, finds that daemon by its pid file
-# instead of starting another, picks the same run directory, and adds the
-# line to ~/.bashrc once. The lock is released when this shell exits.
-# Without flock, the pid check alone.
+# first one's daemon is still starting, finds that supervisor instead of
+# starting another, installs nothing twice, picks the same run directory, and
+# adds the line to ~/.bashrc once. The lock is released when this shell
+# exits. Without flock, the pid checks alone.
 if command -v flock >/dev/null; then
   exec 9>"$CONF_DIR/lock"
   flock -w 150 9 || {
@@ -53,6 +66,37 @@ if command -v flock >/dev/null; then
     exit 1
   }
 fi
+
+# Install: a wheel into a venv of ours (again only when GRANTD_WHEEL changes),
+# or the binary from S3 (once).
+if [[ -n $GRANTD_WHEEL ]]; then
+  stamp=$GRANTD_VENV/.grantd-wheel
+  if [[ ! -x $GRANTD_BIN || $(cat "$stamp" 2>/dev/null) != "$GRANTD_WHEEL" ]]; then
+    wheel=$GRANTD_WHEEL
+    dl=$(mktemp -d)
+    if [[ $wheel == s3://* ]]; then
+      # pip reads the tags from the file name: keep it.
+      aws s3 cp --quiet "$wheel" "$dl/"
+      wheel=$dl/${wheel##*/}
+    fi
+    [[ -x $GRANTD_VENV/bin/python ]] || python3 -m venv "$GRANTD_VENV"
+    "$GRANTD_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+      --no-deps --force-reinstall "$wheel"
+    rm -rf -- "$dl"
+    printf '%s\n' "$GRANTD_WHEEL" >"$stamp"
+  fi
+elif [[ ! -x $GRANTD_BIN && -n $GRANTD_BINARY_S3 ]]; then
+  mkdir -p "$(dirname "$GRANTD_BIN")"
+  aws s3 cp --quiet "$GRANTD_BINARY_S3" "$GRANTD_BIN.part"
+  chmod 755 "$GRANTD_BIN.part"
+  mv -f -- "$GRANTD_BIN.part" "$GRANTD_BIN"
+fi
+[[ -x $GRANTD_BIN ]] || {
+  echo "$me: no grantd at $GRANTD_BIN: set GRANTD_WHEEL, GRANTD_BINARY_S3 or GRANTD_BIN" >&2
+  exit 1
+}
+GRANTD_BIN=$(realpath -- "$GRANTD_BIN")
+
 preferred=${XDG_RUNTIME_DIR:-$HOME/.local/state}/grantd
 mkdir -p -- "$(dirname "$preferred")" 2>/dev/null || true
 remembered=$(cat "$CONF_DIR/run-dir" 2>/dev/null || true)
@@ -70,8 +114,8 @@ else
   echo "$RUN_DIR" >"$CONF_DIR/run-dir"
 fi
 
-if [[ ! -f $CONF_DIR/grantd.toml ]]; then
-  cat >"$CONF_DIR/grantd.toml" <<'TOML'
+if [[ $GRANTD_CONFIG == "$CONF_DIR/grantd.toml" && ! -f $GRANTD_CONFIG ]]; then
+  cat >"$GRANTD_CONFIG" <<'TOML'
 # Profiles this space's notebooks use; the first is the default.
 [profiles.usera]
 target = "s3://blog-access-grants-111122223333-us-east-1/UserA/*"
@@ -83,45 +127,144 @@ permission = "READ"
 TOML
 fi
 
-# The daemon's settings, shared by `grantd serve`, `grantd env` and `grantd creds`.
-cat >"$CONF_DIR/daemon.env" <<ENV
-export GRANTD_CONFIG='$CONF_DIR/grantd.toml'
+# The daemon's settings, shared by the supervisor, `grantd env` and `grantd
+# creds`. Written whole and renamed: a supervisor may be reading it.
+tmp=$(mktemp "$CONF_DIR/daemon.env.XXXXXX")
+cat >"$tmp" <<ENV
+export GRANTD_BIN='$GRANTD_BIN'
+export GRANTD_CONFIG='$GRANTD_CONFIG'
 export GRANTD_TOKEN_FILE='$RUN_DIR/token'
 export GRANTD_ADDR_FILE='$RUN_DIR/addr'
 export GRANTD_LISTEN='${GRANTD_LISTEN:-127.0.0.1:7911}'
+RUN_DIR='$RUN_DIR'
 ENV
+mv -f -- "$tmp" "$CONF_DIR/daemon.env"
 # shellcheck disable=SC1091
 source "$CONF_DIR/daemon.env"
+# A bad configuration is reported now, not restarted every minute.
+"$GRANTD_BIN" check >/dev/null
 
-# Whether the pid file names a live `grantd serve` of ours (the home directory
-# outlives the app, so the pid may since belong to another process).
-daemon_running() {
+# The supervisor: `grantd serve` as its child, restarted when it exits, after
+# 1 s doubling to 60 s, back to 1 s once a daemon has run for a minute. It
+# holds supervisor.lock for its life, so a second one exits at once; it stops
+# the daemon and exits on SIGTERM/SIGINT (`supervise stop` sends it). The
+# daemon keeps the token file, so a restarted daemon has the same token, and
+# the port it bound (even with port 0), so clients find it where they did.
+tmp=$(mktemp "$CONF_DIR/supervise.XXXXXX")
+cat >"$tmp" <<'SUPERVISOR'
+#!/usr/bin/env bash
+# grantd's supervisor, written by deploy/studio-lifecycle.sh. `stop` stops it.
+set -uo pipefail
+# shellcheck disable=SC1091
+source "$HOME/.config/grantd/daemon.env"
+me=$HOME/.config/grantd/supervise
+sup_pid=$RUN_DIR/supervisor.pid
+
+# Whether the supervisor pid file names a live supervisor of ours (the pid
+# may since belong to another process).
+running() {
   local pid cmd
-  pid=$(cat "$RUN_DIR/grantd.pid" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] &&
+  pid=$(cat "$sup_pid" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] &&
     kill -0 "$pid" 2>/dev/null &&
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) &&
-    [[ $cmd == "$GRANTD_BIN serve "* ]]
+    [[ $cmd == *" $me "* ]] && echo "$pid"
 }
 
-if ! daemon_running; then
-  # No daemon of ours: the address file, if any, is a dead one's.
-  rm -f -- "$GRANTD_ADDR_FILE"
-  # The space's execution role (RELATIVE_URI) is the daemon's base identity.
-  # IMDS stays off: nothing here uses it (README: how to opt in). fd 9 is
-  # closed for the daemon, or it would hold the lock for its whole life.
-  nohup setsid "$GRANTD_BIN" serve >>"$RUN_DIR/grantd.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$RUN_DIR/grantd.pid"
+if [[ ${1:-} == stop ]]; then
+  pid=$(running) || exit 0
+  kill -TERM "$pid"
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || exit 0
+    sleep 0.1
+  done
+  echo "supervise: supervisor $pid did not stop in 30 s" >&2
+  exit 1
 fi
 
-# Wait for our daemon's address file first, so that `ready` cannot be
-# answered by whoever else holds the port. (A daemon just started may not be
-# grantd yet, only nohup or setsid about to exec it: hence kill -0 here.)
-pid=$(cat "$RUN_DIR/grantd.pid")
-for ((i = 0; i < 300; i++)); do
-  if [[ -s $GRANTD_ADDR_FILE ]] || ! kill -0 "$pid" 2>/dev/null; then break; fi
+if command -v flock >/dev/null; then
+  exec 8>"$RUN_DIR/supervisor.lock"
+  flock -n 8 || exit 0
+elif running >/dev/null; then
+  exit 0
+fi
+echo $$ >"$sup_pid"
+log() { echo "supervise: $(date -u +%FT%TZ) $*"; }
+
+stopping=0
+child=
+on_stop() {
+  stopping=1
+  [[ -n $child ]] && kill -TERM "$child" 2>/dev/null
+}
+trap on_stop TERM INT
+delay=1
+started_once=0
+while ((!stopping)); do
+  # Restarts keep the address clients were given.
+  if ((started_once)) && [[ $GRANTD_LISTEN == *:0 && -s $GRANTD_ADDR_FILE ]]; then
+    GRANTD_LISTEN=$(cat "$GRANTD_ADDR_FILE")
+  fi
+  rm -f -- "$GRANTD_ADDR_FILE"
+  # IMDS stays off: nothing here uses it (README: how to opt in). The locks
+  # are not the daemon's to hold.
+  "$GRANTD_BIN" serve </dev/null 8>&- 9>&- &
+  child=$!
+  echo "$child" >"$RUN_DIR/grantd.pid"
+  started_once=1
+  began=$SECONDS
+  wait "$child"
+  status=$?
+  ((stopping)) && wait "$child" 2>/dev/null
+  ((stopping)) && break
+  ((SECONDS - began >= 60)) && delay=1
+  log "grantd $child exited with status $status after $((SECONDS - began)) s; restarting in $delay s"
+  sleep "$delay" &
+  child=$!
+  wait "$child"
+  delay=$((delay * 2 > 60 ? 60 : delay * 2))
+done
+log "stopped"
+rm -f -- "$RUN_DIR/grantd.pid" "$sup_pid" "$GRANTD_ADDR_FILE"
+SUPERVISOR
+mv -f -- "$tmp" "$CONF_DIR/supervise"
+chmod 700 "$CONF_DIR/supervise"
+
+# Whether a file names a live process whose command line contains $2.
+alive() {
+  local pid cmd
+  pid=$(cat "$1" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] &&
+    kill -0 "$pid" 2>/dev/null &&
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) && [[ $cmd == *"$2"* ]]
+}
+supervisor_running() { alive "$RUN_DIR/supervisor.pid" " $CONF_DIR/supervise "; }
+
+if ! supervisor_running; then
+  # A daemon left by a supervisor that was killed outright holds the port:
+  # stop it, so that the files below can only name the new supervisor's.
+  if alive "$RUN_DIR/grantd.pid" "$GRANTD_BIN serve "; then
+    old=$(cat "$RUN_DIR/grantd.pid")
+    echo "$me: stopping grantd $old, left by a supervisor that is gone" >&2
+    kill -TERM "$old" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$old" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  rm -f -- "$RUN_DIR/supervisor.pid" "$RUN_DIR/grantd.pid" "$GRANTD_ADDR_FILE"
+  # The space's execution role (RELATIVE_URI) is the daemon's base identity.
+  # fd 9 is closed for the supervisor, or it would hold our lock for its life.
+  nohup setsid bash "$CONF_DIR/supervise" run >>"$RUN_DIR/grantd.log" 2>&1 </dev/null 9>&- &
+fi
+
+# Wait for our daemon's address file, so that `ready` cannot be answered by
+# whoever else holds the port. A supervisor in its longest backoff restarts
+# the daemon within 60 s.
+for ((i = 0; i < 750; i++)); do
+  if [[ -s $GRANTD_ADDR_FILE ]] && alive "$RUN_DIR/grantd.pid" "$GRANTD_BIN serve"; then break; fi
+  ((i < 20)) || supervisor_running || break
   sleep 0.1
 done
-if ! daemon_running || [[ ! -s $GRANTD_ADDR_FILE ]]; then
+if [[ ! -s $GRANTD_ADDR_FILE ]]; then
   echo "$me: grantd did not start; last lines of $RUN_DIR/grantd.log:" >&2
   tail -n 20 "$RUN_DIR/grantd.log" >&2 || true
   exit 1
@@ -139,7 +282,9 @@ line="[ -f '$CONF_DIR/client.env' ] && . '$CONF_DIR/client.env'"
 grep -qxF "$line" "$HOME/.bashrc" 2>/dev/null || echo "$line" >>"$HOME/.bashrc"
 
 # Notebook kernels inherit the Jupyter server's environment, not .bashrc:
-# set the same variables when each IPython kernel starts.
+# set the same variables when each IPython kernel starts. Processes a kernel
+# starts (a local Spark session's JVM, whose SDK v1 reads only the token
+# value) inherit them.
 mkdir -p "$HOME/.ipython/profile_default/startup"
 cat >"$HOME/.ipython/profile_default/startup/00-grantd.py" <<PY
 import os, re

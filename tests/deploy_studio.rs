@@ -5,72 +5,14 @@
 
 mod common;
 mod deploy_support;
+mod studio_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use common::*;
 use deploy_support::*;
-
-/// A Studio home: `HOME`, with `XDG_RUNTIME_DIR` at `HOME/run` and `TMPDIR`
-/// at `HOME/tmp`.
-struct Space {
-    home: tempfile::TempDir,
-}
-
-impl Space {
-    fn new(name: &str) -> Space {
-        let home = scratch(name);
-        std::fs::create_dir(home.path().join("run")).unwrap();
-        std::fs::create_dir(home.path().join("tmp")).unwrap();
-        Space { home }
-    }
-
-    fn home(&self) -> &Path {
-        self.home.path()
-    }
-
-    /// Where the script put the token, address and pid files, as it told
-    /// the shells.
-    fn run_dir(&self) -> PathBuf {
-        let token_file = self.client_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-        Path::new(&token_file).parent().unwrap().to_path_buf()
-    }
-
-    /// The daemon's address, as the script told the shells.
-    fn daemon_addr(&self) -> std::net::SocketAddr {
-        let uri = self.client_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-        let addr = uri.strip_prefix("http://").unwrap();
-        addr.split('/').next().unwrap().parse().unwrap()
-    }
-
-    /// The lifecycle script for this space, not yet started.
-    fn lcc(&self, emu: &Proc) -> Command {
-        let mut cmd = script_command("studio-lifecycle.sh", emu);
-        cmd.env("HOME", self.home())
-            .env("XDG_RUNTIME_DIR", self.home().join("run"))
-            .env("TMPDIR", self.home().join("tmp"));
-        cmd
-    }
-
-    /// A value the script wrote to `~/.config/grantd/client.env`.
-    fn client_env(&self, name: &str) -> String {
-        let text = std::fs::read_to_string(self.home().join(".config/grantd/client.env")).unwrap();
-        let prefix = format!("export {name}='");
-        let line = text.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap();
-        line.strip_suffix('\'').unwrap().to_string()
-    }
-}
-
-impl Drop for Space {
-    fn drop(&mut self) {
-        stop_daemons_with_home(self.home());
-    }
-}
-
-fn assert_success(out: &Output) {
-    assert!(out.status.success(), "{}", transcript(out));
-}
+use studio_support::*;
 
 #[test]
 fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
@@ -119,12 +61,15 @@ fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
 
     // A notebook kernel: the IPython startup file sets the same environment.
     let startup = home.join(".ipython/profile_default/startup/00-grantd.py");
-    let kernel = Command::new("python3")
+    let mut kernel = Command::new("python3");
+    client_env(&mut kernel);
+    let kernel = kernel
         .arg("-c")
         .arg(format!(
             "import os; os.environ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']='/x'; exec(open('{}').read()); \
              print(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI']); print('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' in os.environ); \
-             print(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN'] == open(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE']).read())",
+             print(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN'] == open(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE']).read()); \
+             import subprocess; print(subprocess.run(['{BIN}', 'sdk-probe'], capture_output=True, check=True).stdout.decode())",
             startup.display()
         ))
         .output()
@@ -136,7 +81,13 @@ fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
         lines[0].starts_with("http://127.0.0.1:") && lines[0].ends_with("/v1/credentials"),
         "{kernel_out}"
     );
-    assert_eq!(&lines[1..], ["False", "True"]);
+    assert_eq!(&lines[1..3], ["False", "True"]);
+    // A process the kernel starts (a local Spark session's JVM) inherits it.
+    let probe: serde_json::Value = serde_json::from_str(lines[3]).unwrap();
+    assert!(
+        probe["access_key_id"].as_str().unwrap().starts_with("ASIA"),
+        "{kernel_out}"
+    );
 }
 
 #[test]
@@ -176,6 +127,7 @@ fn two_runs_at_once_start_one_daemon_and_keep_its_address_file() {
     }
     let daemons = daemons_with_home(space.home());
     assert_eq!(daemons.len(), 1, "daemons: {daemons:?}");
+    assert_eq!(space.supervisors().len(), 1, "one supervisor");
     let pid = std::fs::read_to_string(space.run_dir().join("grantd.pid")).unwrap();
     assert_eq!(pid.trim(), daemons[0].to_string());
     let addr = std::fs::read_to_string(space.run_dir().join("addr")).unwrap();
