@@ -72,3 +72,4 @@ mod denials;
 mod grants;
 mod loads;
 mod refresh;
+mod soak;
