@@ -21,6 +21,8 @@
 //!   terminal answer it evicts. A renewal that matches another grant moves
 //!   the entry to that grant.
 //! - Terminal answers are remembered for a short while; transient ones never.
+//! - Every upstream call passes a circuit breaker: after a run of transient
+//!   failures calls fail fast for a cool-down, then one probe goes through.
 //! - All freshness decisions use the injected [`Clock`](crate::clock::Clock);
 //!   all waiting uses `tokio::time`, so tests run on a paused clock.
 //!
@@ -29,7 +31,7 @@
 //! The parts, one file each: `entry` ([`Vended`] and the cached entry),
 //! `grant_index`, `refresh` (the policy, [`refresh_plan`], and the refresher
 //! task), `denials` (the memory of terminal answers), `limiter` (the budgets
-//! of new loads and of refreshes), `error`
+//! of new loads and of refreshes), `breaker` (the circuit breaker), `error`
 //! ([`CacheError`]) and [`settings`] ([`CacheSettings`]).
 
 mod breaker;
