@@ -6,7 +6,8 @@
 //!
 //! Each test's doc states what is expected. Throughout: a client is never
 //! refused while valid cached credentials exist, and the upstream is never
-//! hammered.
+//! hammered. The upstream cost of ten minutes of throttling is printed by
+//! `cargo test -p grantd --lib cache::tests::faults -- --nocapture`.
 
 use std::sync::atomic::Ordering;
 
@@ -66,6 +67,7 @@ async fn ten_minutes_of_throttling_serve_every_warm_scope_and_spare_the_upstream
     let before = h.upstream.calls();
     clients(&h, 50, 10 * SECOND, 10 * MIN).await;
     let during = h.upstream.calls() - before;
+    println!("50 warm scopes, 10 min of throttling: {during} upstream calls");
     let most = breaker::BREAKER_THRESHOLD as usize
         + (10 * MIN).as_secs() as usize / breaker::BREAKER_COOLDOWN.as_secs() as usize
         + 2;
