@@ -21,6 +21,8 @@
 //!   terminal answer it evicts. A renewal that matches another grant moves
 //!   the entry to that grant.
 //! - Terminal answers are remembered for a short while; transient ones never.
+//! - Every upstream call passes a circuit breaker: after a run of transient
+//!   failures calls fail fast for a cool-down, then one probe goes through.
 //! - All freshness decisions use the injected [`Clock`](crate::clock::Clock);
 //!   all waiting uses `tokio::time`, so tests run on a paused clock.
 //!
@@ -29,9 +31,10 @@
 //! The parts, one file each: `entry` ([`Vended`] and the cached entry),
 //! `grant_index`, `refresh` (the policy, [`refresh_plan`], and the refresher
 //! task), `denials` (the memory of terminal answers), `limiter` (the budgets
-//! of new loads and of refreshes), `error`
+//! of new loads and of refreshes), `breaker` (the circuit breaker), `error`
 //! ([`CacheError`]) and [`settings`] ([`CacheSettings`]).
 
+mod breaker;
 mod denials;
 mod entry;
 mod error;
@@ -40,6 +43,7 @@ mod limiter;
 mod refresh;
 pub mod settings;
 
+pub use breaker::{BREAKER_COOLDOWN, BREAKER_THRESHOLD};
 pub use entry::Vended;
 pub use error::{CacheError, CacheErrorKind};
 pub use refresh::{REFRESH_SLACK_MAX, RefreshPlan, fresh_floor, refresh_plan, refresh_time};
@@ -55,6 +59,7 @@ use moka::notification::RemovalCause;
 use moka::ops::compute::Op;
 use tracing::{debug, info, warn};
 
+use self::breaker::{Admit, Breaker};
 use self::denials::Denials;
 use self::entry::Entry;
 use self::grant_index::GrantIndex;
@@ -83,6 +88,8 @@ struct Inner {
     limiter: LoadLimiter,
     /// Refreshes and their retries: booked, each waits its turn.
     refreshes: LoadLimiter,
+    /// Fails calls fast while the upstream keeps failing; every call passes it.
+    breaker: Breaker,
 }
 
 /// The credential cache. Cheap to clone; clones share everything.
@@ -127,6 +134,7 @@ impl Cache {
                 denials,
                 limiter,
                 refreshes,
+                breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
             }),
         }
     }
@@ -252,10 +260,34 @@ impl Inner {
         }
     }
 
-    /// One upstream call, timed and checked; `Err` carries the upstream's verdict.
+    /// One upstream call, timed and checked; `Err` carries the upstream's
+    /// verdict, or the circuit breaker's when it refuses the call.
     async fn fetch(&self, request: &DataAccessRequest) -> Result<Arc<Vended>, UpstreamError> {
+        let region = request.region.as_deref();
+        if let Admit::Refuse(kind) = self.breaker.admit(region, self.clock.now()) {
+            return Err(UpstreamError::new(
+                kind,
+                "CircuitOpen",
+                format!(
+                    "{BREAKER_THRESHOLD} calls in a row failed; calls are paused for up to {} s",
+                    BREAKER_COOLDOWN.as_secs()
+                ),
+            ));
+        }
         let started = tokio::time::Instant::now();
         let result = self.upstream.get_data_access(request).await;
+        let failure = result
+            .as_ref()
+            .err()
+            .map(|e| e.kind)
+            .filter(|k| breaker::trips(*k));
+        if self.breaker.record(region, failure, self.clock.now()) {
+            warn!(
+                scope = %request,
+                cooldown_s = BREAKER_COOLDOWN.as_secs(),
+                "upstream failing: circuit open, calls fail fast until a probe succeeds"
+            );
+        }
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => match e.kind {

@@ -66,6 +66,12 @@ impl ScriptedUpstream {
         self.state().grants.push((target, permission));
     }
 
+    /// Removes a grant from the running service, as an administrator would.
+    pub fn remove_grant(&self, target: &str) {
+        let target = S3Target::parse(target).expect("valid grant target");
+        self.state().grants.retain(|(g, _)| *g != target);
+    }
+
     pub fn with_lifetime(self, lifetime: Duration) -> Self {
         self.state().lifetime = lifetime;
         self

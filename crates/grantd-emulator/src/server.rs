@@ -5,8 +5,10 @@
 //! size limit, and the path of every AWS call: fault lookup, latency, the
 //! operation, rendering, malformation, one log line and one call record.
 
-use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +16,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -32,6 +35,61 @@ const S3CONTROL_DATA_ACCESS: &str = "/v20180820/accessgrantsinstance/dataaccess"
 const S3CONTROL_PREFIX: &str = "/v20180820/accessgrantsinstance/prefix";
 pub(super) const CONTROL_PREFIX: &str = "/_emulator";
 
+/// Marks an answer that must not be sent: a `reset` fault's. The
+/// connection is reset instead.
+#[derive(Clone, Copy, Debug)]
+struct ResetConnection;
+
+/// Why a connection was dropped unanswered.
+#[derive(Debug, thiserror::Error)]
+#[error("connection reset by a fault")]
+struct ResetByFault;
+
+/// A connection's socket that is closed with a TCP RST instead of a FIN
+/// when `reset` is set: what a client sees when a peer or middlebox resets.
+struct Resettable {
+    stream: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for Resettable {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::Relaxed)
+            && let Err(e) = self.stream.set_zero_linger()
+        {
+            tracing::debug!(error = %e, "could not arm the reset of a connection");
+        }
+    }
+}
+
+impl AsyncRead for Resettable {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Resettable {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
 /// Serves one connection until the client closes it or `stop` turns true;
 /// then lets the request in flight finish.
 pub(super) async fn serve_connection(
@@ -39,12 +97,25 @@ pub(super) async fn serve_connection(
     emu: Arc<Emulator>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let reset = Arc::new(AtomicBool::new(false));
+    let io = Resettable {
+        stream,
+        reset: Arc::clone(&reset),
+    };
     let service = hyper::service::service_fn(move |req| {
-        let emu = Arc::clone(&emu);
-        async move { Ok::<_, Infallible>(handle(&emu, req).await) }
+        let (emu, reset) = (Arc::clone(&emu), Arc::clone(&reset));
+        async move {
+            let answer = handle(&emu, req).await;
+            if answer.extensions().get::<ResetConnection>().is_some() {
+                // hyper drops a connection whose service fails, unanswered.
+                reset.store(true, Ordering::Relaxed);
+                return Err(ResetByFault);
+            }
+            Ok(answer)
+        }
     });
     let conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {
@@ -217,6 +288,17 @@ async fn call(
         Effect::Malformed(kind) => Some(kind),
         _ => None,
     };
+    if effect == Effect::Reset {
+        tracing::info!(
+            operation = operation.as_str(),
+            target = record.target.as_deref().unwrap_or("-"),
+            "emulator call reset by a fault"
+        );
+        emu.state().record(record, operation);
+        let mut reset = response(0, "text/plain", String::new(), request_id);
+        reset.extensions_mut().insert(ResetConnection);
+        return reset;
+    }
     let outcome = match effect {
         Effect::Error {
             status,

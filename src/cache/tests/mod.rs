@@ -69,6 +69,8 @@ async fn settle() {
 
 mod budget;
 mod denials;
+mod faults;
 mod grants;
 mod loads;
 mod refresh;
+mod soak;

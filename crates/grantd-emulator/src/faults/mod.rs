@@ -7,9 +7,10 @@
 //!
 //! A fault: `operation` (required; an operation name or `*`), optional
 //! `target_prefix` (`GetDataAccess` only), `times` (absent = forever),
-//! `latency_ms`, and at most one effect: `status` + `code` (+ `message`), or
+//! `latency_ms`, and at most one effect: `status` + `code` (+ `message`),
 //! `malformed` = `truncated` | `not-xml` | `missing-field` | `bad-expiration`
-//! | `expired` (the last three alter `GetDataAccess` answers only).
+//! | `expired` (the last three alter `GetDataAccess` answers only), or
+//! `reset` = `true` (the connection is reset, no answer is sent).
 //!
 //! Reading and checking a fault is in `read`, the table in `table`, and the
 //! breaking of answers in `mangle`.
@@ -53,6 +54,8 @@ pub(super) enum Effect {
     },
     /// Do the work, then break a successful answer this way.
     Malformed(Malformed),
+    /// Send no answer: reset the connection (TCP RST).
+    Reset,
 }
 
 /// Ways to break a successful answer.
@@ -125,7 +128,7 @@ impl Fault {
     /// The JSON view for `GET /_emulator/faults`, same shape as the input.
     pub(super) fn view(&self) -> FaultView<'_> {
         let (status, code, message, malformed) = match &self.effect {
-            Effect::None => (None, None, None, None),
+            Effect::None | Effect::Reset => (None, None, None, None),
             Effect::Error {
                 status,
                 code,
@@ -147,6 +150,7 @@ impl Fault {
             code,
             message,
             malformed,
+            reset: (self.effect == Effect::Reset).then_some(true),
         }
     }
 }
@@ -169,4 +173,6 @@ pub(super) struct FaultView<'a> {
     message: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     malformed: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reset: Option<bool>,
 }

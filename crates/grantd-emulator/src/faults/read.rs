@@ -72,6 +72,13 @@ impl Fault {
         let code = table.str("code", problems);
         let message = table.str("message", problems);
         let malformed = table.str("malformed", problems);
+        let reset = table.field("reset").and_then(|f| f.bool(problems));
+        if reset == Some(false) {
+            problems.push(format!(
+                "{}: only true is meaningful (omit it otherwise)",
+                table.path_of("reset")
+            ));
+        }
 
         if let Some(code) = code
             && (code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'))
@@ -105,9 +112,15 @@ impl Fault {
 
         let has_error = table.value("status").is_some() || table.value("code").is_some();
         let has_malformed = table.value("malformed").is_some();
-        if has_error && has_malformed {
+        let has_reset = table.value("reset").is_some();
+        if [has_error, has_malformed, has_reset]
+            .iter()
+            .filter(|e| **e)
+            .count()
+            > 1
+        {
             problems.push(format!(
-                "{}: a fault has at most one effect: status+code or malformed, not both",
+                "{}: a fault has at most one effect: status+code, malformed or reset",
                 display_path(path)
             ));
         }
@@ -123,9 +136,9 @@ impl Fault {
                 table.path_of("message")
             ));
         }
-        if !has_error && !has_malformed && table.value("latency_ms").is_none() {
+        if !has_error && !has_malformed && !has_reset && table.value("latency_ms").is_none() {
             problems.push(format!(
-                "{}: no effect: give status+code, malformed or latency_ms",
+                "{}: no effect: give status+code, malformed, reset or latency_ms",
                 display_path(path)
             ));
         }
@@ -142,6 +155,7 @@ impl Fault {
                 message: message.unwrap_or(DEFAULT_MESSAGE).to_string(),
             },
             (_, _, Some(kind)) => Effect::Malformed(kind),
+            _ if reset == Some(true) => Effect::Reset,
             _ => Effect::None,
         };
         Some(Fault {
@@ -224,6 +238,22 @@ pub(crate) mod tests {
         assert!(text.contains("fault.malformed: unknown kind"), "{text}");
         assert!(text.contains("at most one effect"), "{text}");
         assert!(text.contains("fault.colour: unknown key"), "{text}");
+    }
+
+    #[test]
+    fn reads_a_reset_fault_and_refuses_reset_with_another_effect() {
+        let f = fault(json!({"operation": "GetDataAccess", "reset": true})).unwrap();
+        assert_eq!(f.effect, Effect::Reset);
+        let problems =
+            fault(json!({"operation": "*", "reset": true, "malformed": "not-xml"})).unwrap_err();
+        assert!(problems[0].contains("at most one effect"), "{problems:?}");
+        let problems = fault(json!({"operation": "*", "reset": false})).unwrap_err();
+        assert!(
+            problems[0].contains("fault.reset: only true"),
+            "{problems:?}"
+        );
+        let problems = fault(json!({"operation": "*", "reset": "yes"})).unwrap_err();
+        assert!(problems[0].contains("fault.reset"), "{problems:?}");
     }
 
     #[test]

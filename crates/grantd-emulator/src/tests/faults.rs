@@ -178,3 +178,35 @@ async fn deleting_faults_clears_them() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn reset_fault_resets_the_connection_unanswered_and_counts_the_call() {
+    let h = Harness::demo().await;
+    h.control(
+        "POST",
+        "/faults",
+        r#"{"operation": "GetDataAccess", "reset": true, "times": 1}"#,
+    )
+    .await;
+    let path = format!(
+        "/v20180820/accessgrantsinstance/dataaccess?target={}&permission=READ",
+        demo_target("UserA/x")
+    );
+    let mut stream = TcpStream::connect(h.addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: {}\r\nx-amz-account-id: {DEMO_ACCOUNT}\r\n\r\n",
+        h.addr,
+        sigv4(DEMO_ROLE_A_KEY_ID)
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let read = stream.read_to_end(&mut raw).await;
+    let error = read.expect_err("a reset, not an answer or a clean close");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+    assert!(raw.is_empty(), "nothing was answered");
+    let (_, calls) = h.control("GET", "/calls", "").await;
+    assert_eq!(calls["counts"]["GetDataAccess"], 1);
+    let query = format!("target={}&permission=READ", demo_target("UserA/x"));
+    assert_eq!(h.data_access(DEMO_ROLE_A_KEY_ID, &query).await.status, 200);
+    h.stop().await;
+}
