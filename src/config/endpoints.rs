@@ -47,16 +47,8 @@ fn endpoint(env: &dyn Source, service_var: &str, problems: &mut Problems) -> Opt
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
+    use crate::config::source::env;
     use crate::config::{Flags, resolve};
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn endpoints_follow_the_sdk_variables() {

@@ -25,3 +25,12 @@ impl Source for HashMap<String, String> {
         HashMap::get(self, key).cloned().filter(|v| !v.is_empty())
     }
 }
+
+/// A map source from `(name, value)` pairs, for tests.
+#[cfg(test)]
+pub(crate) fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -1,17 +1,10 @@
-use std::collections::HashMap;
 use std::io::Write;
-
 use std::path::PathBuf;
 
 use super::*;
 use crate::scope::Privilege;
 
-fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use super::source::env;
 
 /// A config file holding `text`, removed when dropped.
 fn file(text: &str) -> tempfile::NamedTempFile {

@@ -47,16 +47,8 @@ pub fn default_token_file_for(env: &dyn Source, uid: u32) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::source::env;
 
     #[test]
     fn the_runtime_directory_comes_first_even_for_root() {
