@@ -55,6 +55,16 @@ pub fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
 }
 
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    raw(addr, request_text(addr, method, path, headers).as_bytes())
+}
+
+/// A whole HTTP/1.1 request without a body, closing the connection after it.
+pub fn request_text(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> String {
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
         addr.port()
@@ -63,7 +73,7 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    raw(addr, req.as_bytes())
+    req
 }
 
 pub fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Reply {

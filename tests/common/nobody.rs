@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-use super::{Reply, wait_for};
+use super::{Reply, request_text, wait_for};
 
 pub const NOBODY: u32 = 65_534;
 const PYTHON: &str = "/usr/bin/python3";
@@ -109,15 +109,7 @@ pub fn get_as_nobody(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Reply {
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
-        addr.port()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    raw_as_nobody(addr, req.as_bytes())
+    raw_as_nobody(addr, request_text(addr, method, path, headers).as_bytes())
 }
 
 /// `nobody` flooding the daemon; stopped (by its PID) when dropped.

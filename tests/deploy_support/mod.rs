@@ -88,6 +88,14 @@ pub fn mode(path: &Path) -> u32 {
 /// PIDs of the `grantd serve` processes whose environment has `HOME=home`:
 /// the daemons a script run with that home started, and only those.
 pub fn daemons_with_home(home: &Path) -> Vec<u32> {
+    processes_with_home(home, |args| {
+        args.len() >= 2 && args[0] == BIN && args[1] == "serve"
+    })
+}
+
+/// PIDs of the processes whose environment has `HOME=home` and whose
+/// arguments satisfy `matches`.
+pub fn processes_with_home(home: &Path, matches: impl Fn(&[String]) -> bool) -> Vec<u32> {
     let want = format!("HOME={}", home.display());
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -95,14 +103,15 @@ pub fn daemons_with_home(home: &Path) -> Vec<u32> {
             continue;
         };
         let read = |what: &str| std::fs::read(entry.path().join(what)).unwrap_or_default();
-        let cmdline = read("cmdline");
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if args.len() < 2 || args[0] != BIN.as_bytes() || args[1] != b"serve" {
-            continue;
-        }
-        if read("environ")
+        let args: Vec<String> = read("cmdline")
             .split(|b| *b == 0)
-            .any(|var| var == want.as_bytes())
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if matches(&args)
+            && read("environ")
+                .split(|b| *b == 0)
+                .any(|var| var == want.as_bytes())
         {
             pids.push(pid);
         }

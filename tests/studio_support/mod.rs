@@ -102,28 +102,7 @@ impl Space {
 
     /// Processes whose environment has this `HOME` and whose arguments match.
     fn processes(&self, matches: impl Fn(&[String]) -> bool) -> Vec<u32> {
-        let want = format!("HOME={}", self.home().display());
-        let mut pids = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let read = |what: &str| std::fs::read(entry.path().join(what)).unwrap_or_default();
-            let cmdline = read("cmdline");
-            let args: Vec<String> = cmdline
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            if matches(&args)
-                && read("environ")
-                    .split(|b| *b == 0)
-                    .any(|var| var == want.as_bytes())
-            {
-                pids.push(pid);
-            }
-        }
-        pids
+        crate::deploy_support::processes_with_home(self.home(), matches)
     }
 
     /// Waits until exactly one supervisor and one daemon run, the daemon
