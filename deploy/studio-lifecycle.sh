@@ -136,6 +136,7 @@ export GRANTD_CONFIG='$GRANTD_CONFIG'
 export GRANTD_TOKEN_FILE='$RUN_DIR/token'
 export GRANTD_ADDR_FILE='$RUN_DIR/addr'
 export GRANTD_LISTEN='${GRANTD_LISTEN:-127.0.0.1:7911}'
+export GRANTD_IMDS='${GRANTD_IMDS:-false}'
 RUN_DIR='$RUN_DIR'
 ENV
 mv -f -- "$tmp" "$CONF_DIR/daemon.env"
