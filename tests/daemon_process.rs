@@ -55,6 +55,39 @@ fn a_non_loopback_listen_address_exits_64() {
     assert_eq!(remote.status.code(), Some(64));
 }
 
+/// `AWS_REGION=""` (or a misspelt one) reaches the daemon through the
+/// standard region chain, not through its own settings: it must still stop
+/// with exit 64, not retry the identity lookup for ever.
+#[test]
+fn a_region_chain_that_names_no_region_exits_64() {
+    let emu = emulator(None);
+    for region in ["", "Mars 1"] {
+        let dir = scratch("badregion");
+        let log = dir.path().join("stderr");
+        let mut child = daemon_command(&emu, dir.path(), PROFILES)
+            .env("AWS_REGION", region)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{region:?}: still running after {PATIENCE:?}, not refused");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stderr = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(status.code(), Some(64), "{region:?}: {stderr}");
+        assert!(stderr.contains("not a region"), "{region:?}: {stderr}");
+    }
+}
+
 #[test]
 fn check_exits_64_on_a_bad_configuration() {
     let dir = scratch("badcheck");

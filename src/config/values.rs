@@ -123,14 +123,7 @@ pub(super) fn log_filter(value: Option<Value>, problems: &mut Problems) -> Optio
     }
 }
 
-/// An AWS region name such as `us-east-1`, by its shape only.
-pub(super) fn is_region(s: &str) -> bool {
-    (2..=32).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
+pub(super) use crate::scope::is_region;
 
 #[cfg(test)]
 mod tests {

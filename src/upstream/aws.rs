@@ -33,7 +33,7 @@ use futures_util::future::BoxFuture;
 use super::{DataAccess, ErrorKind, Upstream, UpstreamError, classify};
 use crate::credentials::{Credentials, Secret};
 use crate::metrics::Metrics;
-use crate::scope::{DataAccessRequest, Permission, Privilege, S3Target, is_account_id};
+use crate::scope::{DataAccessRequest, Permission, Privilege, S3Target, is_account_id, is_region};
 
 /// Attempts per upstream operation (the SDK's standard retry, with jittered backoff).
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -75,6 +75,12 @@ pub enum LoadError {
     /// Neither the settings nor the standard AWS region chain name a region.
     #[error("no AWS region: set --region, GRANTD_REGION or AWS_REGION")]
     NoRegion,
+    /// The standard AWS region chain named something that is not a region
+    /// (e.g. `AWS_REGION` set to an empty or misspelt value).
+    #[error(
+        "the AWS region chain gave {0:?}, which is not a region: set --region, GRANTD_REGION or AWS_REGION"
+    )]
+    BadRegion(String),
 }
 
 pub struct AwsUpstream {
@@ -117,6 +123,9 @@ impl AwsUpstream {
             .region()
             .map(|r| r.to_string())
             .ok_or(LoadError::NoRegion)?;
+        if !is_region(&region) {
+            return Err(LoadError::BadRegion(region));
+        }
         let mut sts = aws_sdk_sts::config::Builder::from(&base);
         if let Some(url) = &settings.sts_endpoint {
             sts = sts.endpoint_url(url.clone());

@@ -20,6 +20,15 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// An AWS region name such as `us-east-1`, by its shape only.
+pub fn is_region(s: &str) -> bool {
+    (2..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
 /// One `GetDataAccess` question. Also the cache's key: two equal requests
 /// always get the same answer from S3 Access Grants.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
