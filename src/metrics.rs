@@ -57,6 +57,12 @@ pub struct Metrics {
     refreshes: Mutex<BTreeMap<&'static str, u64>>,
     /// reason → count of entries dropped.
     evictions: Mutex<BTreeMap<&'static str, u64>>,
+    /// reason → connections closed at accept for want of a place.
+    shed: Mutex<BTreeMap<&'static str, u64>>,
+    /// Times an upstream circuit opened.
+    pub circuit_opened: AtomicU64,
+    /// Upstream calls refused by an open circuit.
+    pub circuit_refused: AtomicU64,
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
     pub denials_served: AtomicU64,
@@ -87,6 +93,10 @@ impl Metrics {
 
     pub fn eviction(&self, reason: &'static str) {
         bump(&self.evictions, reason);
+    }
+
+    pub fn shed(&self, reason: &'static str) {
+        bump(&self.shed, reason);
     }
 
     pub fn hit(&self) {
@@ -162,6 +172,16 @@ impl Metrics {
                 "requests refused by the daemon's own upstream rate limit",
                 &self.rate_limited,
             ),
+            (
+                "grantd_upstream_circuit_opened_total",
+                "times a run of transient upstream failures opened the circuit",
+                &self.circuit_opened,
+            ),
+            (
+                "grantd_upstream_circuit_refused_total",
+                "upstream calls failed fast while the circuit was open",
+                &self.circuit_refused,
+            ),
         ];
         for (name, help, value) in counters {
             header(w, name, "counter", help);
@@ -176,6 +196,18 @@ impl Metrics {
         );
         let _ = writeln!(w, "grantd_cache_entries {entries}");
 
+        header(
+            w,
+            "grantd_connections_shed_total",
+            "counter",
+            "connections closed at accept for want of a place, by reason",
+        );
+        for (reason, n) in self.shed.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                w,
+                "grantd_connections_shed_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
         header(
             w,
             "grantd_refreshes_total",

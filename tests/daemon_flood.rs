@@ -64,6 +64,16 @@ fn the_owner_is_served_while_another_user_floods_connections() {
         served * 100 >= REQUESTS * 95,
         "only {served} of {REQUESTS} owner requests were served within {CLIENT_TIMEOUT:?}"
     );
-    // The flood is over: the daemon is healthy.
+    // The flood is over: the daemon is healthy, and says what it shed.
     assert_eq!(get(s.daemon.addr, "/healthz", None).status, 200);
+    let metrics = get(s.daemon.addr, "/metrics", None).body;
+    let shed: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("grantd_connections_shed_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        shed > 0,
+        "the flood's surplus connections were counted:\n{metrics}"
+    );
 }

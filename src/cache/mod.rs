@@ -265,6 +265,7 @@ impl Inner {
     async fn fetch(&self, request: &DataAccessRequest) -> Result<Arc<Vended>, UpstreamError> {
         let region = request.region.as_deref();
         if let Admit::Refuse(kind) = self.breaker.admit(region, self.clock.now()) {
+            self.metrics.circuit_refused.fetch_add(1, Ordering::Relaxed);
             return Err(UpstreamError::new(
                 kind,
                 "CircuitOpen",
@@ -282,6 +283,7 @@ impl Inner {
             .map(|e| e.kind)
             .filter(|k| breaker::trips(*k));
         if self.breaker.record(region, failure, self.clock.now()) {
+            self.metrics.circuit_opened.fetch_add(1, Ordering::Relaxed);
             warn!(
                 scope = %request,
                 cooldown_s = BREAKER_COOLDOWN.as_secs(),

@@ -252,6 +252,7 @@ async fn connection(
     let _slot = match slots.admit(peer.uid, peer.is_owner) {
         Ok(slot) => slot,
         Err(shed) => {
+            state.metrics.shed(shed.label());
             debug!(peer = %addr, uid = ?peer.uid, reason = %shed, "connection shed");
             return;
         }

@@ -27,6 +27,17 @@ pub enum Shed {
     UidFull,
 }
 
+impl Shed {
+    /// The reason's label in `/metrics`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Shed::Full => "full",
+            Shed::OthersFull => "others_full",
+            Shed::UidFull => "uid_full",
+        }
+    }
+}
+
 /// Open connections, counted per peer.
 #[derive(Debug)]
 pub struct Slots {

@@ -98,6 +98,19 @@ async fn cold_scopes_fail_fast_while_the_upstream_is_down() {
         assert_eq!(asked.elapsed(), Duration::ZERO, "no waiting");
     }
     assert_eq!(h.upstream.calls(), breaker::BREAKER_THRESHOLD as usize);
+    let metrics = h.cache.metrics();
+    assert_eq!(metrics.circuit_opened.load(Ordering::Relaxed), 1);
+    let refused = 20 - breaker::BREAKER_THRESHOLD as u64;
+    assert_eq!(metrics.circuit_refused.load(Ordering::Relaxed), refused);
+    let text = metrics.render(0, &[], true);
+    assert!(
+        text.contains("grantd_upstream_circuit_opened_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("grantd_upstream_circuit_refused_total {refused}")),
+        "{text}"
+    );
     h.upstream.recover();
     assert!(h.cache.get(&scope(0)).await.is_err(), "still cooling down");
     tokio::time::sleep(breaker::BREAKER_COOLDOWN).await;
