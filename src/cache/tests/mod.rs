@@ -69,6 +69,7 @@ async fn settle() {
 
 mod budget;
 mod denials;
+mod economy;
 mod faults;
 mod grants;
 mod loads;
