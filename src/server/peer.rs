@@ -104,7 +104,7 @@ fn diag_request(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
     m.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
     // A v4-mapped peer is an IPv4 socket as far as the TCP tables go; the
     // kernel's lookup also finds a dual-stack socket connected that way.
-    let (peer_ip, local_ip) = (canonical(peer.ip()), canonical(local.ip()));
+    let (peer_ip, local_ip) = (peer.ip().to_canonical(), local.ip().to_canonical());
     let family = if peer_ip.is_ipv4() { AF_INET } else { AF_INET6 };
     m.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
     m.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
@@ -117,13 +117,6 @@ fn diag_request(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
     m.extend_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
     debug_assert_eq!(m.len(), total);
     m
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 fn address_bytes(ip: IpAddr) -> [u8; 16] {
@@ -160,7 +153,7 @@ fn parse_diag_answer(answer: &[u8]) -> io::Result<u32> {
 
 /// The same lookup through `/proc/net/tcp{,6}`. `NotFound` when no row matches.
 pub fn proc_owner(peer: SocketAddr, local: SocketAddr) -> io::Result<u32> {
-    let (peer_ip, local_ip) = (canonical(peer.ip()), canonical(local.ip()));
+    let (peer_ip, local_ip) = (peer.ip().to_canonical(), local.ip().to_canonical());
     let tables: &[&str] = if peer_ip.is_ipv4() {
         // A dual-stack client socket lists v4-mapped addresses in tcp6.
         &["/proc/net/tcp", "/proc/net/tcp6"]
