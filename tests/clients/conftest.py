@@ -224,7 +224,7 @@ def config_toml(profiles: dict = PROFILES, default: str = "usera") -> str:
 class Daemon(Service):
     """`grantd serve` pointed at an emulator, with RoleA as its base identity."""
 
-    def __init__(self, workdir: Path, emulator: Emulator, imds: bool | None = None,
+    def __init__(self, workdir: Path, emulator: Emulator, imds: bool = True,
                  profiles: dict = PROFILES, extra_args: list[str] = ()):
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
@@ -232,8 +232,6 @@ class Daemon(Service):
         self.token_file = workdir / "grantd.token"
         self.config_file = workdir / "grantd.toml"
         self.config_file.write_text(config_toml(profiles))
-        if imds is None:
-            imds = daemon_supports_imds()
         self.imds = imds
         argv = [str(GRANTD), "serve", "--listen", "127.0.0.1:0", "--addr-file", str(self.addr_file),
                 "--token-file", str(self.token_file), "--config", str(self.config_file), *extra_args]
@@ -321,17 +319,6 @@ def client_base_env(workdir: Path, **extra) -> dict:
     )
     env.update({k: str(v) for k, v in extra.items() if v is not None})
     return env
-
-
-_IMDS_FLAG = None
-
-
-def daemon_supports_imds() -> bool:
-    global _IMDS_FLAG
-    if _IMDS_FLAG is None:
-        cp = subprocess.run([str(GRANTD), "serve", "--help"], capture_output=True, text=True, timeout=30)
-        _IMDS_FLAG = "--imds" in (cp.stdout + cp.stderr)
-    return _IMDS_FLAG
 
 
 # ---------------------------------------------------------------- clients

@@ -16,14 +16,8 @@ import time
 import pytest
 
 from conftest import (
-    BUCKET, PROFILES, Daemon, Emulator, client_base_env, daemon_supports_imds, run_aws, run_probe, GRANTD,
+    BUCKET, PROFILES, Daemon, Emulator, client_base_env, run_aws, run_probe, GRANTD,
 )
-
-imds_pending = pytest.mark.xfail(
-    condition=not daemon_supports_imds() if GRANTD.exists() else False,
-    reason="IMDS pending", strict=False,
-)
-
 
 def expected(daemon: Daemon, profile: str) -> dict:
     """What `grantd creds` returns for the same scope: the reference answer."""
@@ -287,7 +281,6 @@ def test_a_denied_scope_fails_clearly_in_every_client(daemon):
 # ------------------------------------------------------------ IMDSv2
 
 
-@imds_pending
 def test_imds_role_list_is_the_default_profile_alone(daemon):
     """boto3, the JS SDK (and the Rust SDK) use the whole body of
     /latest/meta-data/iam/security-credentials/ as ONE role name, as EC2 has
@@ -305,7 +298,6 @@ def test_imds_role_list_is_the_default_profile_alone(daemon):
     assert body == b"usera"
 
 
-@imds_pending
 def test_boto3_gets_default_profile_credentials_from_imds(daemon):
     env = client_base_env(daemon.workdir, AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://{daemon.addr}/")
     del env["AWS_EC2_METADATA_DISABLED"]
@@ -317,7 +309,6 @@ def test_boto3_gets_default_profile_credentials_from_imds(daemon):
     assert got["access_key_id"] == expected(daemon, "usera")["AccessKeyId"]
 
 
-@imds_pending
 @pytest.mark.parametrize("mode", ["instance", "chain"])
 def test_java_v1_gets_default_profile_credentials_from_imds(daemon, mode):
     env = client_base_env(daemon.workdir)
@@ -330,7 +321,6 @@ def test_java_v1_gets_default_profile_credentials_from_imds(daemon, mode):
     assert got["access_key_id"] == expected(daemon, "usera")["AccessKeyId"]
 
 
-@imds_pending
 def test_rust_sdk_gets_default_profile_credentials_from_imds(daemon):
     env = client_base_env(daemon.workdir, AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://{daemon.addr}")
     del env["AWS_EC2_METADATA_DISABLED"]
@@ -341,7 +331,6 @@ def test_rust_sdk_gets_default_profile_credentials_from_imds(daemon):
     assert got["access_key_id"] == expected(daemon, "usera")["AccessKeyId"]
 
 
-@imds_pending
 def test_js_v3_gets_default_profile_credentials_from_imds(daemon):
     env = client_base_env(daemon.workdir, AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://{daemon.addr}")
     del env["AWS_EC2_METADATA_DISABLED"]
