@@ -12,7 +12,8 @@ The three ways a program can reach grantd:
   value  AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN
   imds   AWS_EC2_METADATA_SERVICE_ENDPOINT = the daemon (`grantd serve --imds`)
 Neither Go SDK version here reads the _FILE variable: the tests pin that, and
-check the workaround (the token value, which `grantd env` prints as well).
+check the workaround (the token value, which `grantd env` prints as well:
+way "both").
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ GO_PROBE = CACHE / "go" / "go_probe"
 RCLONE = CACHE / "debian" / "usr" / "bin" / "rclone"
 REMOTE = "grantd"  # the rclone remote the RCLONE_CONFIG_GRANTD_* variables define
 
-WORKING_WAYS = ["value", "imds"]
+# "both" is what `eval "$(grantd env ...)"` sets (FILE and value): the
+# documented fix for a client that reads only the value.
+WORKING_WAYS = ["value", "both", "imds"]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +76,7 @@ def client_env(daemon: Daemon, moto, way: str, profile: str = "usera") -> dict:
         env = client_base_env(daemon.workdir, AWS_EC2_METADATA_SERVICE_ENDPOINT=daemon.url)
         del env["AWS_EC2_METADATA_DISABLED"]
     else:
-        env = daemon.client_env("--profile", profile, token={"file": "file", "value": "env"}[way])
+        env = daemon.client_env("--profile", profile, token={"file": "file", "value": "env", "both": "both"}[way])
     env.update(AWS_ENDPOINT_URL_S3=moto.url, PROBE_BUCKET=BUCKET, **rclone_remote(daemon.workdir, moto))
     return env
 
@@ -201,7 +204,9 @@ def test_s3_refuses_rclone_on_user_b(stack, way, tmp_path):
 
     copy = rclone(env, "copyto", str(src), remote(f"UserB/rclone-{way}.txt"))
     # Not `cat remote:UserB/secret.txt`: rclone takes the HEAD's 403 as "not a
-    # file", lists UserB/secret.txt/ as a directory and exits 0 with nothing.
+    # file" and lists UserB/secret.txt/ as a directory; moto ignores the
+    # s3:prefix condition of ListBucket (AWS would refuse), so rclone exits 0
+    # with nothing. Listing UserB/ then GETting the key reaches the refusal.
     cat = rclone(env, "cat", remote("UserB/"), "--include", "secret.txt")
 
     # The upload's first request is a HEAD: S3 answers a bare 403 ("Forbidden");
@@ -241,6 +246,25 @@ def test_rclone_connection_string_remote_reads_user_a(stack):
 
     assert cat.returncode == 0, cat.stderr
     assert cat.stdout == "connection string"
+
+
+def test_go_clients_keep_the_scope_in_the_full_uri_query(stack):
+    """`grantd env --target ... --permission READ` puts the scope in FULL_URI's
+    query string; both Go SDKs must send it as it is."""
+    moto, _, daemon = stack
+    moto.admin("s3").put_object(Bucket=BUCKET, Key="Product/go-catalog.txt", Body=b"catalog")
+    scope = ("--target", f"s3://{BUCKET}/Product/*", "--permission", "READ")
+    env = daemon.client_env(*scope, token="env", AWS_ENDPOINT_URL_S3=moto.url, PROBE_BUCKET=BUCKET,
+                            **rclone_remote(daemon.workdir, moto))
+    assert "?" in env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+
+    got = go(env, "get", "Product/go-catalog.txt")
+    cat = rclone(env, "cat", remote("Product/go-catalog.txt"))
+
+    assert got.returncode == 0, got
+    assert got["body"] == "catalog"
+    assert got["access_key_id"] == daemon.creds_json(*scope)["AccessKeyId"]
+    assert cat.returncode == 0 and cat.stdout == "catalog", cat.stderr
 
 
 # ------------------------------------------------------------ IMDS paths
