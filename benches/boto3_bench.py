@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import select
 import shutil
+import signal
 import json
 import os
 import statistics
@@ -338,6 +339,9 @@ grantd share the same cores, so x8 measures moto and the machine more than the c
 
 
 def main():
+    # SIGTERM must run the finally blocks too: they stop moto, the emulator,
+    # the daemon and the workers, by PID.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="grantd-bench-"))
     stack = None
     t0 = time.monotonic()
