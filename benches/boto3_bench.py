@@ -25,11 +25,11 @@ AssumeRole sessions, read around every phase and slice.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import select
 import shutil
 import signal
-import json
-import os
 import statistics
 import subprocess
 import sys
@@ -67,7 +67,7 @@ ARGS = parse_args()
 os.environ["CLIENTS_CACHE"] = os.environ.get("BENCH_CACHE", str(ROOT / ".cache" / "bench"))
 os.environ["GRANTD_BIN"] = str(Path(ARGS.grantd).resolve())
 sys.path.insert(0, str(ROOT / "tests" / "clients"))
-from conftest import BUCKET, ROLE_A_ARN, VENV_BIN, Daemon, Emulator, base_env, client_base_env, http_json  # noqa: E402
+from conftest import BUCKET, ROLE_A_ARN, VENV_BIN, Daemon, Emulator, client_base_env, http_json  # noqa: E402
 from motoenv import Moto, role_arn  # noqa: E402
 from boto3_worker import object_body  # noqa: E402
 
@@ -86,6 +86,15 @@ class Stack:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.services = []
+        self.daemon = None
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
+        workdir = self.workdir
         self.moto = self._up(Moto(workdir / "moto"))
         iam, sts = self.moto.admin("iam"), self.moto.admin("sts")
         # The plugin's base identity must pass the plugin's own HeadBucket
@@ -107,13 +116,13 @@ class Stack:
         # The base key is a second key of RoleA in the emulator's scenario.
         extra = f'\n[[identities]]\narn = "{ROLE_A_ARN}"\naccess_key_id = "{self.base[0]}"\n'
         self.emulator = self._up(Emulator(workdir / "emulator", grants=self.moto.grants_toml(extra)))
-        self.daemon = None
 
     def _up(self, svc):
         self.services.append(svc)
         return svc
 
     def stop(self):
+        self.stop_daemon()
         for svc in reversed(self.services):
             svc.stop()
 
@@ -361,7 +370,6 @@ def main():
         sys.exit(1)
     finally:
         if stack is not None:
-            stack.stop_daemon()
             stack.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     if ARGS.rounds > 1:
