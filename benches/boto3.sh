@@ -7,7 +7,7 @@
 # Loopback only, bounded (a hard cap per mode), every process it starts is
 # stopped by PID. Prints a table and the ratios issue 11 targets.
 #
-#   benches/boto3.sh [REQUESTS] [OBJECT_BYTES] [--json FILE] [--procs 1,8]
+#   benches/boto3.sh [REQUESTS] [OBJECT_BYTES] [--json FILE] [--procs 1,8] [--upstream-ms N]
 #     REQUESTS      timed GetObjects per worker process after its first one (default 300)
 #     OBJECT_BYTES  size of each object (default 1024)
 #

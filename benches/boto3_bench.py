@@ -55,6 +55,9 @@ def parse_args():
     p.add_argument("--slices", type=int, default=6, help="turns the ways take in each process count")
     p.add_argument("--cap", type=float, default=60.0, help="hard cap per way and process count, seconds")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--upstream-ms", type=int, default=0,
+                   help="latency the emulator adds to every STS and S3 Control call: loopback "
+                        "answers in well under a millisecond, AWS in a network round trip")
     a = p.parse_args()
     a.procs = [int(x) for x in a.procs.split(",")]
     a.ways = a.ways.split(",")
@@ -236,6 +239,9 @@ def run_set(stack: Stack, procs: int, n: int, slices: int) -> list[dict]:
     try:
         for way in ARGS.ways:
             stack.emulator.reset()
+            if ARGS.upstream_ms:
+                # reset clears faults; this one only delays, every operation.
+                stack.emulator.faults({"operation": "*", "latency_ms": ARGS.upstream_ms})
             # Counted from before the daemon starts: its identity check and
             # profile warm-up belong to the grantd way's start phase.
             before = stack.upstream()
@@ -364,7 +370,8 @@ def main():
             rows = [r for procs in ARGS.procs for r in run_set(stack, procs, ARGS.requests, ARGS.slices)]
             rounds.append(rows)
             print_round(rows, f"round {i + 1}/{ARGS.rounds}: {ARGS.requests} GetObjects of {ARGS.object_bytes} B "
-                              f"per process and way (+1 first), ways interleaved in {ARGS.slices} slices")
+                              f"per process and way (+1 first), ways interleaved in {ARGS.slices} slices, "
+                              f"{ARGS.upstream_ms} ms added to each upstream call")
     except BenchError as e:
         print(f"bench: FAILED: {e}", file=sys.stderr)
         sys.exit(1)
