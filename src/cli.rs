@@ -100,10 +100,22 @@ struct CredsArgs {
     format: Format,
 }
 
+/// Most async worker threads. Defaults to 2 (fewer on a one-core host).
+///
+/// tokio starts one worker per core by default: 64 threads on a 64-core
+/// host, each with its own stack and, once it allocates, its own malloc
+/// arena, for a loopback daemon whose warm vend is a cache lookup and a
+/// clone of a pre-encoded body. Two workers answered over 50,000 warm vends
+/// a second here (`benches/load.sh`, 2 cores), far beyond what one host's
+/// SDK clients ask for; upstream calls wait on the network, not on a core.
+pub const MAX_WORKER_THREADS: usize = 2;
+
 /// Parses the command line and runs the command; returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.min(MAX_WORKER_THREADS))
         .enable_all()
         .build()
     {

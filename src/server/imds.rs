@@ -137,7 +137,7 @@ pub(super) async fn answer(
     match name {
         None => role_list(state, sessions.roles),
         Some(name) => {
-            let vended = state.vend(&state.profile(&name)?).await?;
+            let vended = state.vend(state.profile(&name)?).await?;
             Ok(json(
                 StatusCode::OK,
                 imds_json(&vended.credentials, vended.issued_at),

@@ -155,12 +155,13 @@ impl AppState {
         AppState { peers, ..self }
     }
 
-    /// The scope of the profile called `name`.
-    pub fn profile(&self, name: &str) -> Result<DataAccessRequest, ApiError> {
+    /// The scope of the profile called `name`, borrowed: a vend by profile
+    /// copies nothing.
+    pub fn profile(&self, name: &str) -> Result<&DataAccessRequest, ApiError> {
         self.profiles
             .iter()
             .find(|p| p.name == name)
-            .map(|p| p.request.clone())
+            .map(|p| &p.request)
             .ok_or_else(|| ApiError::UnknownProfile(truncate(name, 100).into()))
     }
 

@@ -90,16 +90,16 @@ pub fn parse_query(query: &str) -> Result<DataAccessRequest, QueryError> {
 }
 
 /// Decodes a path segment whole; `+` stays a plus, as in a path (not a form).
-pub fn percent_decode(s: &str) -> Result<String, QueryError> {
+/// Borrows when there is nothing to decode, as in nearly every profile name.
+pub fn percent_decode(s: &str) -> Result<Cow<'_, str>, QueryError> {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
-        .map(Cow::into_owned)
         .map_err(|_| QueryError::NotUtf8)
 }
 
 /// Decodes a name or value of a query, where `+` is a space.
 fn form_decode(s: &str) -> Result<String, QueryError> {
-    percent_decode(&s.replace('+', " "))
+    percent_decode(&s.replace('+', " ")).map(Cow::into_owned)
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ impl ApiError {
 }
 
 /// A JSON body; nothing the server sends may be cached.
-pub fn json(status: StatusCode, body: String) -> Resp {
+pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Resp {
     text(status, body, "application/json")
 }
 

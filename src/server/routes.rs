@@ -9,6 +9,8 @@
 //! its connection is closed after each answer. A route carries the label
 //! `/metrics` counts it under, so the table is written once.
 
+use std::borrow::Cow;
+
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
@@ -19,7 +21,6 @@ use super::imds::{self, Sessions};
 use super::query::{QueryError, parse_query, percent_decode};
 use super::response::{ApiError, Resp, json, text};
 use super::{AppState, truncate};
-use crate::credentials::container_json;
 use crate::scope::DataAccessRequest;
 
 const CREDENTIALS_PROFILE_PREFIX: &str = "/v1/credentials/";
@@ -167,18 +168,15 @@ fn check_peer(state: &AppState, peer: &Peer, route: &'static str) -> Result<(), 
 }
 
 /// The token first, so that a caller without it learns nothing of scopes or profiles.
-async fn credentials(
-    state: &AppState,
+async fn credentials<'s>(
+    state: &'s AppState,
     req: &Request<Incoming>,
-    scope: impl FnOnce(&str) -> Result<DataAccessRequest, ApiError>,
+    scope: impl FnOnce(&str) -> Result<Cow<'s, DataAccessRequest>, ApiError>,
 ) -> Result<Resp, ApiError> {
     auth::check_token(&state.token, req.headers())?;
     let request = scope(req.uri().query().unwrap_or(""))?;
     let vended = state.vend(&request).await?;
-    Ok(json(
-        StatusCode::OK,
-        container_json(&vended.credentials, &vended.info),
-    ))
+    Ok(json(StatusCode::OK, vended.container_body.bytes()))
 }
 
 /// The account id only for a `trusted` peer.
@@ -219,22 +217,29 @@ fn metrics(state: &AppState, trusted: bool) -> Resp {
 }
 
 /// `/v1/credentials/<name>`: the profile's scope; a query would be ignored, so it is refused.
-fn named_scope(state: &AppState, raw: &str, query: &str) -> Result<DataAccessRequest, ApiError> {
+fn named_scope<'s>(
+    state: &'s AppState,
+    raw: &str,
+    query: &str,
+) -> Result<Cow<'s, DataAccessRequest>, ApiError> {
     if !query.is_empty() {
         return Err(QueryError::ProfileTakesNoQuery.into());
     }
-    state.profile(&percent_decode(raw)?)
+    state.profile(&percent_decode(raw)?).map(Cow::Borrowed)
 }
 
 /// `/v1/credentials[?…]`: the query's scope, or the default profile without one.
-fn queried_scope(state: &AppState, query: &str) -> Result<DataAccessRequest, ApiError> {
+fn queried_scope<'s>(
+    state: &'s AppState,
+    query: &str,
+) -> Result<Cow<'s, DataAccessRequest>, ApiError> {
     if query.is_empty() {
         return match state.profiles.first() {
-            Some(p) => Ok(p.request.clone()),
+            Some(p) => Ok(Cow::Borrowed(&p.request)),
             None => Err(ApiError::NoDefaultProfile),
         };
     }
-    Ok(parse_query(query)?)
+    Ok(Cow::Owned(parse_query(query)?))
 }
 
 #[cfg(test)]
