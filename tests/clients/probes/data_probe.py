@@ -165,34 +165,47 @@ def notebook_case(src: str, prefix: str) -> dict:
 
 
 def second_profile_case(src: str, prefix: str, profile: str) -> dict:
-    """README "Notebooks", a second profile next to the default one."""
+    """README "Notebooks", a second profile next to the default one: read only,
+    as the Studio example's second profile is READ."""
+    import io
+
     import boto3
     import pandas as pd
     import polars as pl
     import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
     import s3fs
     from pyarrow.fs import FSSpecHandler, PyFileSystem
 
-    base = f"s3://{BUCKET}/{prefix}"
     out = {}
 
-    def cells():
-        session = boto3.Session(profile_name=profile)
-        s3 = session.client("s3")
+    def setup():  # the data the cells find there, put with the same profile
+        s3 = boto3.Session(profile_name=profile).client("s3")
         s3.put_object(Bucket=BUCKET, Key=f"{prefix}input.csv", Body=open(src, "rb").read())
-        opts = {"profile": profile}
-        df = pd.read_csv(f"{base}input.csv", storage_options=opts)
-        df.to_parquet(f"{base}output/part-0.parquet", index=False, storage_options=opts)
-        fs = PyFileSystem(FSSpecHandler(s3fs.S3FileSystem(profile=profile)))
-        table = ds.dataset(f"{BUCKET}/{prefix}output/", filesystem=fs, format="parquet").to_table()
-        lazy = pl.scan_parquet(f"{base}output/*.parquet", storage_options=opts)
+        buf = io.BytesIO()
+        pq.write_table(ds.dataset(src, format="csv").to_table(), buf)
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}output/part-0.parquet", Body=buf.getvalue())
+
+    def cells():
+        bucket, P = BUCKET, profile
+        session = boto3.Session(profile_name=P)
+        listing = session.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+        opts = {"profile": P}
+        df = pd.read_csv(f"s3://{bucket}/{prefix}input.csv", storage_options=opts)
+        fs = PyFileSystem(FSSpecHandler(s3fs.S3FileSystem(profile=P)))
+        table = ds.dataset(f"{bucket}/{prefix}output/", filesystem=fs, format="parquet").to_table()
+        lazy = pl.scan_parquet(f"s3://{bucket}/{prefix}output/*.parquet", storage_options=opts)
         return {"boto3_method": session.get_credentials().method,
                 "boto3_key_id": session.get_credentials().access_key,
+                "keys": [o["Key"] for o in listing.get("Contents", [])],
                 "pandas": df.to_csv(index=False),
                 "pyarrow": table.to_pandas().to_csv(index=False),
                 "polars": lazy.collect().write_csv()}
 
+    attempt(out, "setup", setup)
     attempt(out, "cells", cells)
+    # The default profile is still the one without options: it may not read here.
+    attempt(out, "default_profile", lambda: pd.read_csv(f"s3://{BUCKET}/{prefix}input.csv").to_csv(index=False))
     return out
 
 
