@@ -21,7 +21,7 @@ from conftest import BUCKET, Daemon, Emulator, client_base_env, free_port, http,
 
 pytestmark = pytest.mark.data
 
-DENIED_KEY = "UserB/secret.csv"
+DENIED_KEY = "UserB/data/secret.csv"
 # How each library reports S3's 403 on UserB/ (moto: AccessDenied, or a bare
 # 403 to a HEAD, which has no body).
 DENIED = {
@@ -37,8 +37,12 @@ def stack(tmp_path_factory, moto):
     workdir = tmp_path_factory.mktemp("data-stack")
     emulator = Emulator(workdir / "emulator", grants=moto.grants_toml())
     daemon = Daemon(workdir / "grantd", emulator, imds=True)
+    # An object that exists: for a missing key outside the policy, s3fs gets
+    # moto's 500 (`OSError: [Errno 121] Internal Server Error`), not a 403.
     moto.admin("s3").put_object(Bucket=BUCKET, Key=DENIED_KEY, Body=b"id,name,score\n1,b,2\n")
     yield moto, emulator, daemon
+    # moto is shared by the session: leave UserB/ as test_enforcement.py expects it.
+    moto.admin("s3").delete_object(Bucket=BUCKET, Key=DENIED_KEY)
     daemon.stop()
     emulator.stop()
 
