@@ -135,6 +135,10 @@ def polars_case(src: str, prefix: str, denied: str) -> dict:
         return pl.scan_parquet(url + "polars/*.parquet").collect().sort("id").write_csv()
 
     attempt(out, "csv", csv_round_trip)
+    if out["csv"] is None and "403" not in out["errors"]["csv"]:
+        # No credentials: each further call would only retry the same
+        # endpoint for some 15 s before failing the same way.
+        return out
     attempt(out, "parquet", scan_parquet_glob)
     attempt(out, "denied_read", lambda: pl.read_csv(f"s3://{BUCKET}/{denied}").write_csv())
     attempt(out, "denied_write", lambda: df.write_csv(f"s3://{BUCKET}/{denied.rsplit('/', 1)[0]}/intrusion.csv"))
