@@ -47,6 +47,19 @@ fn imds_role_list_is_the_default_profile_alone() {
 }
 
 #[test]
+fn imds_answers_the_role_list_without_the_trailing_slash_as_the_cpp_sdk_asks() {
+    // The AWS SDK for C++ (pyarrow, DuckDB's aws extension) asks for the list
+    // without the last `/`, then for the role it read; EC2 answers both forms.
+    let emu = emulator(None);
+    let d = imds_daemon(&emu, PROFILES);
+    let session = imds_session(d.addr);
+    let roles = imds_get(d.addr, &session, ROLES.trim_end_matches('/'));
+    assert_eq!((roles.status, roles.body.as_str()), (200, "usera"));
+    let creds = imds_get(d.addr, &session, &format!("{ROLES}{}", roles.body)).json();
+    assert_eq!(creds["Code"], "Success");
+}
+
+#[test]
 fn imds_serves_a_profile_as_a_role_even_with_a_double_slash() {
     let emu = emulator(None);
     let d = imds_daemon(&emu, PROFILES);

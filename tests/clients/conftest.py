@@ -28,6 +28,7 @@ CACHE = Path(os.environ.get("CLIENTS_CACHE", ROOT / ".cache" / "clients"))
 GRANTD = Path(os.environ.get("GRANTD_BIN", ROOT / "target" / "debug" / "grantd"))
 PROBES = Path(__file__).resolve().parent / "probes"
 VENV_BIN = CACHE / "venv" / "bin"
+DATA_VENV_BIN = CACHE / "data-venv" / "bin"  # pandas, s3fs, pyarrow, polars (setup-clients)
 
 BUCKET = "blog-access-grants-111122223333-us-east-1"
 ACCOUNT = "111122223333"
@@ -347,6 +348,8 @@ def java_classpath() -> str:
 def run_probe(client: str, env: dict, *args: str, java_opts: list[str] = (), timeout: float = 60) -> ProbeResult:
     if client == "boto3":
         argv = [str(VENV_BIN / "python"), str(PROBES / "boto3_probe.py"), *args]
+    elif client == "data":
+        argv = [str(DATA_VENV_BIN / "python"), str(PROBES / "data_probe.py"), *args]
     elif client == "js":
         env = dict(env, NODE_PATH=str(CACHE / "node" / "node_modules"))
         argv = ["node", str(PROBES / "js_probe.cjs"), *args]
