@@ -44,7 +44,7 @@ mod refresh;
 pub mod settings;
 
 pub use breaker::{BREAKER_COOLDOWN, BREAKER_THRESHOLD};
-pub use entry::{ContainerBody, Vended};
+pub use entry::Vended;
 pub use error::{CacheError, CacheErrorKind};
 pub use refresh::{REFRESH_SLACK_MAX, RefreshPlan, fresh_floor, refresh_plan, refresh_time};
 pub use settings::CacheSettings;

@@ -21,6 +21,7 @@ use super::imds::{self, Sessions};
 use super::query::{QueryError, parse_query, percent_decode};
 use super::response::{ApiError, Resp, json, text};
 use super::{AppState, truncate};
+use crate::credentials::container_json;
 use crate::scope::DataAccessRequest;
 
 const CREDENTIALS_PROFILE_PREFIX: &str = "/v1/credentials/";
@@ -176,7 +177,10 @@ async fn credentials<'s>(
     auth::check_token(&state.token, req.headers())?;
     let request = scope(req.uri().query().unwrap_or(""))?;
     let vended = state.vend(&request).await?;
-    Ok(json(StatusCode::OK, vended.container_body.bytes()))
+    Ok(json(
+        StatusCode::OK,
+        container_json(&vended.credentials, &vended.info),
+    ))
 }
 
 /// The account id only for a `trusted` peer.
