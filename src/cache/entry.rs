@@ -59,9 +59,10 @@ static NEXT_ENTRY_ID: AtomicU64 = AtomicU64::new(1);
 
 pub(super) struct Entry {
     /// What this entry answers: for `Default`, the request with the matched grant as target.
-    pub(super) key: DataAccessRequest,
+    pub(super) key: Arc<DataAccessRequest>,
     /// The request that created it; refreshes repeat exactly what succeeded.
-    pub(super) origin: DataAccessRequest,
+    /// The same allocation as `key` when the request was its own key.
+    pub(super) origin: Arc<DataAccessRequest>,
     /// Unique among entries, so the grant index forgets a key only for the
     /// entry it indexed, not for a later one under the same key.
     pub(super) id: u64,
@@ -74,8 +75,8 @@ pub(super) struct Entry {
 
 impl Entry {
     pub(super) fn new(
-        key: DataAccessRequest,
-        origin: DataAccessRequest,
+        key: Arc<DataAccessRequest>,
+        origin: Arc<DataAccessRequest>,
         vended: Arc<Vended>,
     ) -> Entry {
         Entry {

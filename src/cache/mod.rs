@@ -78,7 +78,9 @@ struct Inner {
     clock: SharedClock,
     settings: CacheSettings,
     metrics: Arc<Metrics>,
-    entries: moka::sync::Cache<DataAccessRequest, Arc<Entry>>,
+    /// Keyed by the entry's own `Arc`: the key is stored once per scope,
+    /// shared by moka and the [`Entry`], not copied into each.
+    entries: moka::sync::Cache<Arc<DataAccessRequest>, Arc<Entry>>,
     /// Shared with the eviction listener, which keeps it in step with `entries`.
     grants: Arc<RwLock<GrantIndex>>,
     /// Loads under way, by request. Held only to look up or insert, never across an await.
@@ -110,7 +112,7 @@ impl Cache {
         let entries = moka::sync::Cache::builder()
             .max_capacity(settings.max_entries)
             .eviction_listener(
-                move |key: Arc<DataAccessRequest>, entry: Arc<Entry>, cause| {
+                move |key: Arc<Arc<DataAccessRequest>>, entry: Arc<Entry>, cause| {
                     unindex_removed(&index, &key, &entry, cause)
                 },
             )
@@ -359,12 +361,17 @@ impl Inner {
     /// Stores fresh credentials under their entry key, starting its refresher
     /// when the entry is new.
     fn install(self: &Arc<Self>, request: &DataAccessRequest, vended: Arc<Vended>) {
-        let key = entry_key(request, &vended);
+        let key = Arc::new(entry_key(request, &vended));
         self.denials.forget(request);
-        let entry = self
-            .entries
-            .entry(key.clone())
-            .or_insert_with(|| Arc::new(Entry::new(key.clone(), request.clone(), vended.clone())));
+        let entry = self.entries.entry(key.clone()).or_insert_with(|| {
+            // Nearly always the request is its own key: one copy for both.
+            let origin = if *key == *request {
+                key.clone()
+            } else {
+                Arc::new(request.clone())
+            };
+            Arc::new(Entry::new(key.clone(), origin, vended.clone()))
+        });
         let fresh = entry.is_fresh();
         let entry = entry.into_value();
         if !fresh {

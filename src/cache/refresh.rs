@@ -184,7 +184,7 @@ async fn renew(inner: &Arc<Inner>, entry: &Arc<Entry>, failures: &mut u32) -> Op
             let key = entry_key(&entry.origin, &vended);
             log_renewal(entry, &vended, *failures);
             *failures = 0;
-            if key != entry.key {
+            if key != *entry.key {
                 // The request now matches another grant: its credentials
                 // belong under that grant, and requests that fell under the
                 // old one are served by its entry or load afresh.

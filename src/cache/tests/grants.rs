@@ -269,3 +269,24 @@ async fn a_late_eviction_notice_leaves_the_newer_entry_indexed() {
     let (indexed, cached) = index_and_entries(&h.cache);
     assert_eq!(indexed, cached);
 }
+
+/// A scope's key is stored once: moka's key and the entry's are one
+/// allocation, and so is the origin when the request was its own key. A
+/// request that matched a wider grant keeps its own origin: that is what
+/// refreshes repeat.
+#[tokio::test(start_paused = true)]
+async fn an_entry_shares_one_key_allocation_and_keeps_a_wider_grants_origin() {
+    let h = harness();
+    h.cache.get(&user_a()).await.unwrap();
+    let (key, entry) = h.cache.inner.entries.iter().next().unwrap();
+    assert!(Arc::ptr_eq(&*key, &entry.key), "moka holds the entry's key");
+    assert!(Arc::ptr_eq(&entry.key, &entry.origin), "one copy for both");
+
+    h.cache.inner.entries.invalidate(&user_a());
+    let inside = req("s3://bucket/UserA/x", Permission::ReadWrite);
+    h.cache.get(&inside).await.unwrap();
+    let (key, entry) = h.cache.inner.entries.iter().next().unwrap();
+    assert!(Arc::ptr_eq(&*key, &entry.key));
+    assert_eq!(*entry.key, user_a(), "cached under the grant");
+    assert_eq!(*entry.origin, inside, "refreshes repeat the request");
+}
