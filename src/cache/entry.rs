@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use super::CacheSettings;
 use super::refresh::refresh_plan;
-use crate::credentials::{Credentials, GrantInfo};
+use crate::credentials::{ContainerPrep, Credentials, GrantInfo};
 use crate::scope::DataAccessRequest;
 use crate::upstream::DataAccess;
 
@@ -26,6 +26,9 @@ pub struct Vended {
     pub refresh_by: SystemTime,
     /// The latest renewal at all, for one delayed by the refresh budget.
     pub refresh_last: SystemTime,
+    /// What the container body of `credentials` and `info` needs, worked
+    /// out once: a warm vend only copies bytes.
+    pub container: ContainerPrep,
 }
 
 impl Vended {
@@ -40,11 +43,13 @@ impl Vended {
             fastrand::f64(),
             settings,
         );
+        let info = GrantInfo {
+            account_id: Some(access.account_id),
+            matched_grant_target: access.matched_grant_target.map(|t| t.to_string()),
+        };
         Vended {
-            info: GrantInfo {
-                account_id: Some(access.account_id),
-                matched_grant_target: access.matched_grant_target.map(|t| t.to_string()),
-            },
+            container: ContainerPrep::new(&access.credentials, &info),
+            info,
             credentials: access.credentials,
             issued_at,
             refresh_at: plan.at,

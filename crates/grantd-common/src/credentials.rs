@@ -115,22 +115,78 @@ pub struct GrantInfo {
     pub matched_grant_target: Option<String>,
 }
 
+/// What a container body needs beyond the strings themselves, worked out
+/// once per generation of credentials: the `Expiration` text and whether
+/// any value needs JSON escaping. A warm vend then only copies bytes.
+///
+/// Kept per cached scope instead of the body itself: 24 bytes, where the
+/// body would duplicate the secret and the token (600 bytes and more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContainerPrep {
+    /// `Expiration` as sent: `YYYY-MM-DDTHH:MM:SSZ`, every time this
+    /// module formats one (the year is clamped to four digits).
+    expiration: [u8; TIMESTAMP_LEN],
+    /// No value has a byte JSON must escape (AWS's never do).
+    plain: bool,
+}
+
+/// Length of every timestamp [`format_timestamp`] writes.
+const TIMESTAMP_LEN: usize = 20;
+
+impl ContainerPrep {
+    pub fn new(creds: &Credentials, info: &GrantInfo) -> ContainerPrep {
+        let mut expiration = [b'0'; TIMESTAMP_LEN];
+        let text = format_timestamp(creds.expiration);
+        let fits = text.len() == TIMESTAMP_LEN;
+        if fits {
+            expiration.copy_from_slice(text.as_bytes());
+        }
+        let values = [
+            Some(creds.access_key_id.as_str()),
+            Some(creds.secret_access_key.expose()),
+            Some(creds.session_token.expose()),
+            info.account_id.as_deref(),
+            info.matched_grant_target.as_deref(),
+        ];
+        ContainerPrep {
+            expiration,
+            // A timestamp of another length takes the general path too.
+            plain: fits && values.into_iter().flatten().all(is_plain_json),
+        }
+    }
+}
+
 /// Body of the container-credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`):
 /// `AccessKeyId`, `SecretAccessKey`, `Token`, `Expiration`, then `AccountId`
-/// and `MatchedGrantTarget` when known, as compact JSON.
-///
-/// Written by hand into one buffer of the exact size because this is every
-/// warm vend's work: serde's escaper looks at the token byte by byte and was
-/// a third of a vend's instructions (callgrind, `benches/profile.sh`), while
-/// the keys, secrets and tokens AWS issues never need escaping, which one
-/// vectorised scan shows. Byte for byte what serde_json writes (tested).
+/// and `MatchedGrantTarget` when known, as compact JSON. Byte for byte what
+/// serde_json writes (tested).
 pub fn container_json(creds: &Credentials, info: &GrantInfo) -> String {
-    let expiration = format_timestamp(creds.expiration);
+    container_json_prepared(creds, info, &ContainerPrep::new(creds, info))
+}
+
+/// [`container_json`] with the per-generation work done beforehand: every
+/// warm vend's work, so it is written by hand into one buffer of the exact
+/// size. serde's escaper looked at the token byte by byte, and it and the
+/// timestamp were a third of a vend's instructions (callgrind,
+/// `benches/profile.sh`).
+pub fn container_json_prepared(
+    creds: &Credentials,
+    info: &GrantInfo,
+    prep: &ContainerPrep,
+) -> String {
+    let formatted;
+    let expiration = match std::str::from_utf8(&prep.expiration) {
+        Ok(text) if prep.plain => text,
+        _ => {
+            formatted = format_timestamp(creds.expiration);
+            &formatted
+        }
+    };
     let fields = [
         ("AccessKeyId", Some(creds.access_key_id.as_str())),
         ("SecretAccessKey", Some(creds.secret_access_key.expose())),
         ("Token", Some(creds.session_token.expose())),
-        ("Expiration", Some(expiration.as_str())),
+        ("Expiration", Some(expiration)),
         ("AccountId", info.account_id.as_deref()),
         ("MatchedGrantTarget", info.matched_grant_target.as_deref()),
     ];
@@ -150,17 +206,27 @@ pub fn container_json(creds: &Credentials, info: &GrantInfo) -> String {
         out.push('"');
         out.push_str(name);
         out.push_str("\":");
-        push_json_string(&mut out, value);
+        if prep.plain {
+            out.push('"');
+            out.push_str(value);
+            out.push('"');
+        } else {
+            push_json_string(&mut out, value);
+        }
     }
     out.push('}');
     out
 }
 
+/// Whether `value` goes into JSON between quotes as it is.
+fn is_plain_json(value: &str) -> bool {
+    value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
 /// Appends `value` as a JSON string; only a value that needs escaping takes
 /// serde_json's escaper.
 fn push_json_string(out: &mut String, value: &str) {
-    let plain = value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
-    if plain {
+    if is_plain_json(value) {
         out.push('"');
         out.push_str(value);
         out.push('"');
@@ -386,6 +452,10 @@ mod tests {
                 .unwrap();
                 let got = container_json(&c, &info);
                 assert_eq!(got, want, "value {value:?}");
+                let prep = ContainerPrep::new(&c, &info);
+                let escapes = value.chars().any(|c| c < ' ' || c == '"' || c == '\\');
+                assert_eq!(prep.plain, !escapes, "{value:?}");
+                assert_eq!(container_json_prepared(&c, &info, &prep), want);
                 if value == "plain" {
                     assert_eq!(got.capacity(), got.len(), "one exact-size buffer");
                 }
