@@ -31,14 +31,8 @@ else
   cargo build --release --quiet --bin grantd
   BIN=target/release/grantd
 fi
-WORK=$(mktemp -d)
-cleanup() { kill "${EMU_PID:-}" "${D_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-"$BIN" emulate --listen 127.0.0.1:0 --addr-file "$WORK/emu.addr" 2>"$WORK/emu.log" &
-EMU_PID=$!
-until [[ -s $WORK/emu.addr ]]; do sleep 0.05; done
-EMU=$(cat "$WORK/emu.addr")
+# shellcheck source=benches/emulator.sh
+source benches/emulator.sh
 
 BUCKET=blog-access-grants-111122223333-us-east-1
 cat >"$WORK/grantd.toml" <<TOML

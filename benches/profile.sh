@@ -19,11 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUESTS="${1:-20000}"
 
-for tool in valgrind; do
-  if ! command -v "$tool" >/dev/null; then
-    if [[ $(id -u) == 0 ]]; then apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; else echo "install $tool" >&2; exit 1; fi
-  fi
-done
+if ! command -v valgrind >/dev/null; then
+  if [[ $(id -u) == 0 ]]; then apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; else echo "install valgrind" >&2; exit 1; fi
+fi
 if [[ -n ${GRANTD_BIN:-} ]]; then
   BIN=$GRANTD_BIN
 else
@@ -31,14 +29,8 @@ else
     cargo build --release --quiet --bin grantd --target-dir target/profile
   BIN=target/profile/release/grantd
 fi
-WORK=$(mktemp -d)
-cleanup() { kill "${EMU_PID:-}" "${D_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-"$BIN" emulate --listen 127.0.0.1:0 --addr-file "$WORK/emu.addr" 2>"$WORK/emu.log" &
-EMU_PID=$!
-until [[ -s $WORK/emu.addr ]]; do sleep 0.05; done
-EMU=$(cat "$WORK/emu.addr")
+# shellcheck source=benches/emulator.sh
+source benches/emulator.sh
 cat >"$WORK/grantd.toml" <<TOML
 [profiles.usera]
 target = "s3://blog-access-grants-111122223333-us-east-1/UserA/*"
