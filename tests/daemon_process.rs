@@ -343,6 +343,9 @@ fn first_refusal(daemon: &mut Proc, emu: &Proc) -> bool {
         || match TcpStream::connect(addr) {
             // Accepted before the signal was handled; closed again at once.
             Ok(_) => None,
+            // Caught in the backlog as the listener closed: the kernel resets
+            // it. The next try meets the closed port.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 // The emulator logs a call only once it answers, so none
                 // logged means the request in flight is still unanswered.
