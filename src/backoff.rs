@@ -1,5 +1,5 @@
 //! Exponential backoff with a cap, shared by every retry loop of the daemon:
-//! the cache's refresher and the wait for the upstream identity at start.
+//! the cache's refresh retries and the wait for the upstream identity at start.
 //!
 //! Jitter is a number in `0..1` the caller passes in (`fastrand::f64()` in
 //! production), so tests choose it and get exact delays.

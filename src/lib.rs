@@ -17,7 +17,7 @@
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
 //! [`logging`] (the stderr subscriber), [`report`] (an error and its causes,
 //! for a person), [`cli`], [`demo`], and `backoff` (the one retry-delay rule
-//! of the cache's refresher and the daemon's start).
+//! of the cache's refresh retries and the daemon's start).
 //!
 //! Two crates of the workspace sit beside this one. `grantd-common` holds what
 //! the daemon shares with the emulator, re-exported here as [`scope`] (S3 URIs,

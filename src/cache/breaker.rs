@@ -4,7 +4,7 @@
 //! then one call goes through as a probe (half-open). Its success closes the
 //! circuit; its failure opens it for another cool-down.
 //!
-//! Why: the refresher of every scope in use retries with its own backoff and
+//! Why: the refresh of every scope in use retries with its own backoff and
 //! each cold load is up to three SDK attempts, so during an outage hundreds
 //! of scopes would keep an already struggling S3 Control busy. With the
 //! circuit open they cost nothing upstream: warm scopes keep serving their

@@ -19,7 +19,7 @@ pub struct Vended {
     pub info: GrantInfo,
     /// When the daemon received them.
     pub issued_at: SystemTime,
-    /// When the refresher renews them (see [`refresh_plan`]).
+    /// When they are renewed (see [`refresh_plan`]).
     pub refresh_at: SystemTime,
     /// The latest normal renewal: later, a client would be served less than
     /// the freshness rule asks. An entry nobody used is dropped here.
@@ -73,7 +73,7 @@ pub(super) struct Entry {
     pub(super) id: u64,
     /// Swapped whole on refresh; readers clone the `Arc` and let go at once.
     current: RwLock<Arc<Vended>>,
-    /// Someone asked for this scope since the refresher last looked: only
+    /// Someone asked for this scope since its refresh last looked: only
     /// such scopes are refreshed. Starts set, for the request that made it.
     used: AtomicBool,
 }

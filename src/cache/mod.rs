@@ -10,16 +10,16 @@
 //!   grant share one entry and one upstream call.
 //! - A miss starts one detached load per request key; concurrent callers join
 //!   it, and a caller that gives up (client timeout) does not cancel it.
-//! - Each entry has a refresher task that renews it, with jitter, early enough
-//!   that a client is always served 15 minutes of life (half the lifetime
-//!   when that is under 20 minutes; see [`refresh_plan`]), but only if
-//!   someone asked for it since the last renewal: an unused scope is dropped
-//!   instead. Renewals share a budget of their own; one over the budget waits
-//!   its turn, never past the last moment it can be made. On a transient
-//!   failure the refresher keeps the last good credentials (served while more
-//!   than 60 s remain) and retries with exponential backoff and jitter; on a
-//!   terminal answer it evicts. A renewal that matches another grant moves
-//!   the entry to that grant.
+//! - Each entry is renewed, with jitter, early enough that a client is always
+//!   served 15 minutes of life (half the lifetime when that is under 20
+//!   minutes; see [`refresh_plan`]), but only if someone asked for it since
+//!   the last renewal: an unused scope is dropped instead. One task wakes
+//!   every entry at its time (`schedule`). Renewals share a budget of their
+//!   own; one over the budget waits its turn, never past the last moment it
+//!   can be made. On a transient failure the entry keeps the last good
+//!   credentials (served while more than 60 s remain) and retries with
+//!   exponential backoff and jitter; on a terminal answer it is evicted. A
+//!   renewal that matches another grant moves the entry to that grant.
 //! - Terminal answers are remembered for a short while; transient ones never.
 //! - Every upstream call passes a circuit breaker: after a run of transient
 //!   failures calls fail fast for a cool-down, then one probe goes through.
@@ -29,10 +29,11 @@
 //! This module holds the [`Cache`] API and the glue between the parts: lookup,
 //! single-flight loads, installing entries, keeping the grant index in step.
 //! The parts, one file each: `entry` ([`Vended`] and the cached entry),
-//! `grant_index`, `refresh` (the policy, [`refresh_plan`], and the refresher
-//! task), `denials` (the memory of terminal answers), `limiter` (the budgets
-//! of new loads and of refreshes), `breaker` (the circuit breaker), `error`
-//! ([`CacheError`]) and [`settings`] ([`CacheSettings`]).
+//! `grant_index`, `refresh` (the policy, [`refresh_plan`], and the step it
+//! takes when an entry's time comes), `schedule` (the queue of those times
+//! and its one task), `denials` (the memory of terminal answers), `limiter`
+//! (the budgets of new loads and of refreshes), `breaker` (the circuit
+//! breaker), `error` ([`CacheError`]) and [`settings`] ([`CacheSettings`]).
 
 mod breaker;
 mod denials;
@@ -41,6 +42,7 @@ mod error;
 mod grant_index;
 mod limiter;
 mod refresh;
+mod schedule;
 pub mod settings;
 
 pub use breaker::{BREAKER_COOLDOWN, BREAKER_THRESHOLD};
@@ -64,7 +66,7 @@ use self::denials::Denials;
 use self::entry::Entry;
 use self::grant_index::GrantIndex;
 use self::limiter::LoadLimiter;
-use self::refresh::refresher;
+use self::schedule::{Job, Next, Schedule};
 use crate::clock::SharedClock;
 use crate::credentials::format_timestamp;
 use crate::metrics::{Metrics, ScopeExpiry};
@@ -92,6 +94,8 @@ struct Inner {
     refreshes: LoadLimiter,
     /// Fails calls fast while the upstream keeps failing; every call passes it.
     breaker: Breaker,
+    /// When each entry's refresh wakes next; one task for all of them.
+    schedule: Schedule,
 }
 
 /// The credential cache. Cheap to clone; clones share everything.
@@ -137,6 +141,7 @@ impl Cache {
                 limiter,
                 refreshes,
                 breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+                schedule: Schedule::default(),
             }),
         }
     }
@@ -147,7 +152,7 @@ impl Cache {
         let inner = &self.inner;
         let now = inner.clock.now();
         if let Some(entry) = inner.lookup(request) {
-            // Asked for, even if too old to serve: its refresher keeps at it.
+            // Asked for, even if too old to serve: its refresh keeps at it.
             entry.mark_used();
             let vended = entry.current();
             if vended.credentials.remaining(now) > inner.settings.serve_floor {
@@ -358,8 +363,8 @@ impl Inner {
         self.denials.remember(request, error, self.clock.now());
     }
 
-    /// Stores fresh credentials under their entry key, starting its refresher
-    /// when the entry is new.
+    /// Stores fresh credentials under their entry key, scheduling its
+    /// refresh when the entry is new.
     fn install(self: &Arc<Self>, request: &DataAccessRequest, vended: Arc<Vended>) {
         let key = Arc::new(entry_key(request, &vended));
         self.denials.forget(request);
@@ -384,8 +389,14 @@ impl Inner {
             self.index(&entry);
         }
         if fresh {
-            tokio::spawn(refresher(Arc::downgrade(self), Arc::downgrade(&entry)));
+            self.plan_refresh(&entry, Next::Due, 0);
         }
+    }
+
+    /// Queues `entry`'s next refresh wake-up, planned from its current credentials.
+    fn plan_refresh(self: &Arc<Self>, entry: &Arc<Entry>, next: Next, failures: u32) {
+        let (at, job) = Job::plan(entry, next, failures);
+        self.schedule.push(self, at, job);
     }
 
     /// Adds a live `Default` entry's grant to the index.

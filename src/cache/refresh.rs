@@ -1,14 +1,16 @@
-//! The refresh policy and the refresher task that carries it out: when each
-//! entry is renewed, which entries are worth renewing (those used since the
-//! last refresh), how renewals share the refresh budget, how failed renewals
-//! back off, and when an entry is dropped instead (unused, or refused).
+//! The refresh policy and the step that carries it out when an entry's
+//! wake-up comes due in the schedule (`schedule`): when each entry is
+//! renewed, which entries are worth renewing (those used since the last
+//! refresh), how renewals share the refresh budget, how failed renewals back
+//! off, and when an entry is dropped instead (unused, or refused).
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tracing::{debug, info, warn};
 
 use super::entry::{Entry, Vended};
+use super::schedule::{Job, Next};
 use super::{CacheSettings, Inner, entry_key};
 use crate::backoff::Backoff;
 use crate::credentials::format_timestamp;
@@ -22,7 +24,7 @@ pub const REFRESH_SLACK_MAX: Duration = Duration::from_secs(5 * 60);
 /// When credentials issued at `issued` that expire at `expiration` are renewed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RefreshPlan {
-    /// When the refresher renews them.
+    /// When they are renewed.
     pub at: SystemTime,
     /// The latest normal renewal: until then every served credential has the
     /// life [`fresh_floor`] asks. An unused entry is dropped here.
@@ -86,96 +88,57 @@ pub fn refresh_time(
     refresh_plan(issued, expiration, jitter, settings).at
 }
 
-/// What the refresher waits for next.
-#[derive(Clone, Copy)]
-enum Next {
-    /// The planned renewal (`refresh_at`): renew if the entry was used.
-    Due,
-    /// An entry unused at its renewal waits until `refresh_by`: renewed if
-    /// used by then, else dropped.
-    Dormant,
-    /// A retry after a failed renewal, at this time.
-    Retry(SystemTime),
-    /// A turn booked in the refresh budget, at this time: renew then.
-    Turn(SystemTime),
-}
-
-/// Renews one entry until it is evicted, dropped as unused, or terminally refused.
-pub(super) async fn refresher(inner: Weak<Inner>, entry: Weak<Entry>) {
-    let mut failures: u32 = 0;
-    let mut next = Next::Due;
-    loop {
-        let Some(planned) = entry.upgrade().map(|e| e.current()) else {
-            return;
-        };
-        let wake = match next {
-            Next::Due => planned.refresh_at,
-            Next::Dormant => planned.refresh_by,
-            Next::Retry(at) | Next::Turn(at) => at,
-        };
-        let (last, planned) = (planned.refresh_last, Arc::downgrade(&planned));
-        if !sleep_until(&inner, wake).await {
-            return;
-        }
-        let (Some(inner), Some(entry)) = (inner.upgrade(), entry.upgrade()) else {
-            return;
-        };
-        if !inner.holds(&entry) {
-            return; // Evicted, or replaced by an entry with its own refresher.
-        }
-        if !std::ptr::eq(Arc::as_ptr(&entry.current()), planned.as_ptr()) {
+/// Carries out one due wake-up of an entry's refresh, run by the schedule's
+/// task: replans, drops the entry, books a turn in the refresh budget, or
+/// starts a renewal. Never waits: a renewal runs as a task of its own and
+/// queues the entry's next wake-up when the upstream has answered.
+pub(super) fn step(inner: &Arc<Inner>, job: Job) {
+    let Some(entry) = job.entry.upgrade() else {
+        return; // Evicted: its secrets are gone already.
+    };
+    if !inner.holds(&entry) {
+        return; // Evicted, or replaced by an entry with a schedule of its own.
+    }
+    let last = {
+        let current = entry.current();
+        if !std::ptr::eq(Arc::as_ptr(&current), job.planned.as_ptr()) {
             // A cold load renewed it meanwhile: plan afresh from its credentials.
-            (next, failures) = (Next::Due, 0);
-            continue;
+            return inner.plan_refresh(&entry, Next::Due, 0);
         }
-        let now = inner.clock.now();
-        match next {
-            Next::Due if !entry.take_used() => {
-                next = Next::Dormant;
-                continue;
-            }
-            Next::Dormant if !entry.take_used() => {
-                inner.evict(&entry, "idle");
-                return;
-            }
-            // Past the last renewal and nobody asked since: stop retrying.
-            Next::Retry(_) if now >= last && !entry.take_used() => {
-                inner.evict(&entry, "idle");
-                return;
-            }
-            Next::Turn(_) => {}
-            _ => {
-                // Wait for a turn in the refresh budget, never past the last renewal.
-                let turn = inner.refreshes.reserve(now);
-                if !turn.is_zero() {
-                    let at = (now + turn).min(last).max(now);
-                    debug!(scope = %entry.key, wait_ms = at.duration_since(now).unwrap_or_default().as_millis() as u64, "refresh waits its turn in the refresh budget");
-                    next = Next::Turn(at);
-                    continue;
-                }
-            }
+        current.refresh_last
+    };
+    let now = inner.clock.now();
+    match job.next {
+        Next::Due if !entry.take_used() => {
+            return inner.plan_refresh(&entry, Next::Dormant, job.failures);
         }
-        match renew(&inner, &entry, &mut failures).await {
-            Some(then) => next = then,
-            None => return,
+        Next::Dormant if !entry.take_used() => return inner.evict(&entry, "idle"),
+        // Past the last renewal and nobody asked since: stop retrying.
+        Next::Retry(_) if now >= last && !entry.take_used() => {
+            return inner.evict(&entry, "idle");
+        }
+        Next::Turn(_) => {}
+        _ => {
+            // Wait for a turn in the refresh budget, never past the last renewal.
+            let turn = inner.refreshes.reserve(now);
+            if !turn.is_zero() {
+                let at = (now + turn).min(last).max(now);
+                debug!(scope = %entry.key, wait_ms = at.duration_since(now).unwrap_or_default().as_millis() as u64, "refresh waits its turn in the refresh budget");
+                return inner.plan_refresh(&entry, Next::Turn(at), job.failures);
+            }
         }
     }
+    let inner = inner.clone();
+    let mut failures = job.failures;
+    tokio::spawn(async move {
+        if let Some(next) = renew(&inner, &entry, &mut failures).await {
+            inner.plan_refresh(&entry, next, failures);
+        }
+    });
 }
 
-/// Sleeps until `at` on the injected clock. The refresher holds no strong
-/// reference while it sleeps, so an evicted entry (and its secrets) is freed
-/// at once and the task ends when it wakes. False once the cache is gone.
-async fn sleep_until(inner: &Weak<Inner>, at: SystemTime) -> bool {
-    let Some(i) = inner.upgrade() else {
-        return false;
-    };
-    let wait = at.duration_since(i.clock.now()).unwrap_or(Duration::ZERO);
-    drop(i);
-    tokio::time::sleep(wait).await;
-    true
-}
-
-/// One renewal of `entry`: what the refresher does next, `None` when it is done.
+/// One renewal of `entry`: what its refresh waits for next, `None` when the
+/// entry is gone.
 async fn renew(inner: &Arc<Inner>, entry: &Arc<Entry>, failures: &mut u32) -> Option<Next> {
     let now = inner.clock.now();
     match inner.fetch(&entry.origin).await {

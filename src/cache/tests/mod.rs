@@ -74,4 +74,5 @@ mod faults;
 mod grants;
 mod loads;
 mod refresh;
+mod schedule;
 mod soak;
