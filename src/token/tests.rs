@@ -215,6 +215,21 @@ fn compares_exactly() {
 }
 
 #[test]
+fn a_difference_in_any_byte_is_seen() {
+    // 43 bytes, as a generated token: five whole words and a 3-byte tail.
+    let ours = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
+    let t = Token::new(ours);
+    assert!(t.matches(ours.as_bytes()));
+    for i in 0..ours.len() {
+        for flip in [0x01, 0x80] {
+            let mut other = ours.as_bytes().to_vec();
+            other[i] ^= flip;
+            assert!(!t.matches(&other), "byte {i} changed by {flip:#x}");
+        }
+    }
+}
+
+#[test]
 fn a_given_token_follows_the_rules_of_a_token_file() {
     assert_eq!(parse(GOOD).unwrap().expose(), GOOD);
     assert_eq!(parse("short").unwrap_err(), InvalidToken::Length);
