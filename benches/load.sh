@@ -11,7 +11,10 @@
 # (2 threads) and at one connection; the runs alternate healthz, vend,
 # healthz, vend for ROUNDS rounds and each figure is the median of its
 # rounds, so a noisy neighbour on a shared machine hits both routes alike.
-# The vend/healthz ratios (req/s and p99) are taken within this run. Then
+# The vend/healthz ratios (req/s and p99) are taken within this run. wrk
+# shares the machine's cores with the daemon, so req/s also moves with wrk's
+# own cost of a bigger answer; the daemon's CPU time per request (user and
+# system, from /proc/PID/stat around each run) is its cost alone. Then
 # daemon RSS when idle after start, and after caching SCOPES distinct scopes
 # (Minimal sub-prefixes of the one grant, each a GetDataAccess call to the
 # emulator, whose call count must equal SCOPES), and bytes per scope.
@@ -60,19 +63,26 @@ TOKEN=$(cat "$WORK/token")
 # The vend is measured warm: its scope is cached before the first run.
 curl -sf -o /dev/null -H "Authorization: $TOKEN" "http://$ADDR/v1/credentials/usera"
 
-# One wrk run: "req/s p50_us p99_us non2xx" on one line. The token goes in a
-# header on wrk's command line, as it does to any client; it is never printed.
+# CPU time the daemon has used, user and system, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$D_PID/stat"; }
+TICK_HZ=$(getconf CLK_TCK)
+
+# One wrk run: "req/s p50_us p99_us non2xx daemon_cpu_us_per_request" on one
+# line. The token goes in a header on wrk's command line, as it does to any
+# client; it is never printed.
 run_wrk() { # route threads connections
-  local out
+  local out t0
+  t0=$(ticks)
   if [[ $1 == vend ]]; then
     out=$(wrk -t"$2" -c"$3" -d"${SECONDS_LOAD}s" --latency -H "Authorization: $TOKEN" "http://$ADDR/v1/credentials/usera")
   else
     out=$(wrk -t"$2" -c"$3" -d"${SECONDS_LOAD}s" --latency "http://$ADDR/healthz")
   fi
-  awk '
+  awk -v ticks="$(($(ticks) - t0))" -v hz="$TICK_HZ" '
     function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
     /Requests\/sec/ { rps = $2 } $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) } /Non-2xx/ { bad = $NF }
-    END { printf "%s %.0f %.0f %d\n", rps, p50, p99, bad }' <<<"$out"
+    / requests in / { n = $1 }
+    END { printf "%s %.0f %.0f %d %.2f\n", rps, p50, p99, bad, ticks / hz * 1e6 / n }' <<<"$out"
 }
 for ((round = 1; round <= ROUNDS; round++)); do
   for conns in 64 1; do
@@ -109,8 +119,8 @@ python3 - "$WORK/runs" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    route, conns, rps, p50, p99, bad = line.split()
-    runs.setdefault((route, int(conns)), []).append((float(rps), int(p50), int(p99), int(bad)))
+    route, conns, rps, p50, p99, bad, cpu = line.split()
+    runs.setdefault((route, int(conns)), []).append((float(rps), int(p50), int(p99), int(bad), float(cpu)))
 def med(key, i):
     return statistics.median(r[i] for r in runs[key])
 for conns in (64, 1):
@@ -118,9 +128,10 @@ for conns in (64, 1):
         k = (route, conns)
         rounds = " / ".join(f"{r[0]:.0f}" for r in runs[k])
         print(f"  {route:7} c{conns:<3}: {med(k, 0):8.0f} req/s, p50 {med(k, 1):5.0f} us, p99 {med(k, 2):5.0f} us"
-              f", non-2xx {sum(r[3] for r in runs[k])}  (req/s by round: {rounds})")
+              f", daemon CPU {med(k, 4):5.2f} us/req, non-2xx {sum(r[3] for r in runs[k])}  (req/s by round: {rounds})")
     h, v = ("healthz", conns), ("vend", conns)
-    print(f"  vend/healthz c{conns:<3}: req/s {med(v, 0) / med(h, 0):.2f}x, p99 {med(v, 2) / max(med(h, 2), 1):.2f}x")
+    print(f"  vend/healthz c{conns:<3}: req/s {med(v, 0) / med(h, 0):.2f}x, p99 {med(v, 2) / max(med(h, 2), 1):.2f}x"
+          f", daemon CPU per request {med(v, 4) / med(h, 4):.2f}x")
 PY
 # The fill starts after the wrk runs, so its scopes are the only growth.
 PER_SCOPE=$(((RSS_SCOPES - RSS_LOAD) * 1024 / SCOPES))

@@ -161,34 +161,42 @@ impl ContainerPrep {
 /// and `MatchedGrantTarget` when known, as compact JSON. Byte for byte what
 /// serde_json writes (tested).
 pub fn container_json(creds: &Credentials, info: &GrantInfo) -> String {
-    container_json_prepared(creds, info, &ContainerPrep::new(creds, info))
+    let body = container_json_prepared(creds, info, &ContainerPrep::new(creds, info));
+    // Only whole `&str`s went in, so this is never lossy; off the hot path.
+    String::from_utf8_lossy(&body).into_owned()
 }
 
-/// [`container_json`] with the per-generation work done beforehand: every
-/// warm vend's work, so it is written by hand into one buffer of the exact
-/// size. serde's escaper looked at the token byte by byte, and it and the
-/// timestamp were a third of a vend's instructions (callgrind,
-/// `benches/profile.sh`).
+/// [`container_json`] as the bytes of the body, with the per-generation
+/// work done beforehand: every warm vend's work, so it is written by hand
+/// into one buffer of the exact size. serde's escaper looked at the token
+/// byte by byte, and it and the timestamp were a third of a vend's
+/// instructions (callgrind, `benches/profile.sh`). Bytes, not a `String`, so
+/// the prepared `Expiration` goes in without a UTF-8 check on every vend.
 pub fn container_json_prepared(
     creds: &Credentials,
     info: &GrantInfo,
     prep: &ContainerPrep,
-) -> String {
+) -> Vec<u8> {
     let formatted;
-    let expiration = match std::str::from_utf8(&prep.expiration) {
-        Ok(text) if prep.plain => text,
-        _ => {
-            formatted = format_timestamp(creds.expiration);
-            &formatted
-        }
+    let expiration: &[u8] = if prep.plain {
+        &prep.expiration
+    } else {
+        formatted = format_timestamp(creds.expiration);
+        formatted.as_bytes()
     };
     let fields = [
-        ("AccessKeyId", Some(creds.access_key_id.as_str())),
-        ("SecretAccessKey", Some(creds.secret_access_key.expose())),
-        ("Token", Some(creds.session_token.expose())),
+        ("AccessKeyId", Some(creds.access_key_id.as_bytes())),
+        (
+            "SecretAccessKey",
+            Some(creds.secret_access_key.expose().as_bytes()),
+        ),
+        ("Token", Some(creds.session_token.expose().as_bytes())),
         ("Expiration", Some(expiration)),
-        ("AccountId", info.account_id.as_deref()),
-        ("MatchedGrantTarget", info.matched_grant_target.as_deref()),
+        ("AccountId", info.account_id.as_deref().map(str::as_bytes)),
+        (
+            "MatchedGrantTarget",
+            info.matched_grant_target.as_deref().map(str::as_bytes),
+        ),
     ];
     // Per field `"name":"value"` and a comma (six bytes beyond name and
     // value), less the last comma, plus `{` and `}`.
@@ -196,42 +204,47 @@ pub fn container_json_prepared(
         .iter()
         .filter_map(|(name, value)| value.map(|v| name.len() + v.len() + 6))
         .sum::<usize>();
-    let mut out = String::with_capacity(size);
-    out.push('{');
+    let mut out = Vec::with_capacity(size);
+    out.push(b'{');
     for (name, value) in fields {
         let Some(value) = value else { continue };
         if out.len() > 1 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push('"');
-        out.push_str(name);
-        out.push_str("\":");
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
         if prep.plain {
-            out.push('"');
-            out.push_str(value);
-            out.push('"');
+            out.push(b'"');
+            out.extend_from_slice(value);
+            out.push(b'"');
         } else {
             push_json_string(&mut out, value);
         }
     }
-    out.push('}');
+    out.push(b'}');
     out
 }
 
 /// Whether `value` goes into JSON between quotes as it is.
 fn is_plain_json(value: &str) -> bool {
-    value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+    plain_bytes(value.as_bytes())
 }
 
-/// Appends `value` as a JSON string; only a value that needs escaping takes
-/// serde_json's escaper.
-fn push_json_string(out: &mut String, value: &str) {
-    if is_plain_json(value) {
-        out.push('"');
-        out.push_str(value);
-        out.push('"');
+fn plain_bytes(value: &[u8]) -> bool {
+    value.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// Appends `value` (the bytes of a `&str`) as a JSON string; only a value
+/// that needs escaping takes serde_json's escaper.
+fn push_json_string(out: &mut Vec<u8>, value: &[u8]) {
+    if plain_bytes(value) {
+        out.push(b'"');
+        out.extend_from_slice(value);
+        out.push(b'"');
     } else {
-        out.push_str(&to_json(&value));
+        let text = String::from_utf8_lossy(value);
+        out.extend_from_slice(to_json(&text.as_ref()).as_bytes());
     }
 }
 
@@ -455,9 +468,10 @@ mod tests {
                 let prep = ContainerPrep::new(&c, &info);
                 let escapes = value.chars().any(|c| c < ' ' || c == '"' || c == '\\');
                 assert_eq!(prep.plain, !escapes, "{value:?}");
-                assert_eq!(container_json_prepared(&c, &info, &prep), want);
+                let body = container_json_prepared(&c, &info, &prep);
+                assert_eq!(body, want.as_bytes());
                 if value == "plain" {
-                    assert_eq!(got.capacity(), got.len(), "one exact-size buffer");
+                    assert_eq!(body.capacity(), body.len(), "one exact-size buffer");
                 }
             }
         }

@@ -27,7 +27,7 @@ async fn refreshes_in_the_background_after_half_life_before_twenty_minutes_remai
     };
     assert_eq!(
         body(&second),
-        crate::credentials::container_json(&second.credentials, &second.info)
+        crate::credentials::container_json(&second.credentials, &second.info).into_bytes()
     );
     assert_ne!(body(&second), body(&first));
     let refreshed_at = second.issued_at.duration_since(first.issued_at).unwrap();
