@@ -15,7 +15,9 @@
 # shares the machine's cores with the daemon, so req/s also moves with wrk's
 # own cost of a bigger answer; the daemon's CPU time per request (user and
 # system, from /proc/PID/stat around each run) is its cost alone. Then
-# daemon RSS when idle after start, and after caching SCOPES distinct scopes
+# daemon RSS when idle after start (split into its anonymous memory and the
+# file pages it maps, PSS, and how much of the executable's code is mapped),
+# and after caching SCOPES distinct scopes
 # (Minimal sub-prefixes of the one grant, each a GetDataAccess call to the
 # emulator, whose call count must equal SCOPES), and bytes per scope.
 # Needs wrk (apt-get install wrk); installs it when missing and root.
@@ -59,6 +61,33 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$D_PID/status"; }
 sleep 0.5
 RSS_IDLE=$(rss)
 THREADS=$(awk '/Threads/ {print $2}' "/proc/$D_PID/status")
+# What the idle RSS is made of: the daemon's own (anonymous) memory, the
+# file pages it maps (its code and libc's, shared and clean), and PSS.
+IDLE_SPLIT=$(awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {printf "anonymous %d KiB, file %d KiB", a, f}' "/proc/$D_PID/status")
+IDLE_PSS=$(awk '/^Pss:/ {print $2}' "/proc/$D_PID/smaps_rollup")
+# The executable's code in memory, by 64 KiB window (the kernel's fault-around
+# maps a touched page's neighbours in the page cache with it): how many
+# windows are wholly mapped, partly, or not at all. From the present bits of
+# /proc/PID/pagemap, which a process's own user may read.
+TEXT_WINDOWS=$(python3 - "$D_PID" "$(readlink -f "$BIN")" <<'PY'
+import struct, sys
+pid, exe = sys.argv[1], sys.argv[2]
+for line in open(f"/proc/{pid}/maps"):
+    f = line.split()
+    if len(f) >= 6 and f[1].startswith("r-x") and f[5] == exe:
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        break
+else:
+    sys.exit("no code mapping of the executable")
+with open(f"/proc/{pid}/pagemap", "rb") as pm:
+    pm.seek(lo // 4096 * 8)
+    raw = pm.read((hi - lo) // 4096 * 8)
+present = [e >> 63 for e in struct.unpack(f"<{len(raw) // 8}Q", raw)]
+wins = [sum(present[i:i + 16]) for i in range(0, len(present), 16)]
+print(f"{sum(present) * 4} of {len(present) * 4} KiB mapped; 64 KiB windows: "
+      f"{wins.count(16)} whole, {sum(0 < w < 16 for w in wins)} partly, {wins.count(0)} untouched")
+PY
+)
 TOKEN=$(cat "$WORK/token")
 # The vend is measured warm: its scope is cached before the first run.
 curl -sf -o /dev/null -H "Authorization: $TOKEN" "http://$ADDR/v1/credentials/usera"
@@ -137,6 +166,8 @@ PY
 PER_SCOPE=$(((RSS_SCOPES - RSS_LOAD) * 1024 / SCOPES))
 cat <<OUT
   RSS                           : idle ${RSS_IDLE} KiB (${THREADS} threads), after load ${RSS_LOAD} KiB, with ${ENTRIES} cached scopes ${RSS_SCOPES} KiB
+  idle RSS split                : ${IDLE_SPLIT}; PSS ${IDLE_PSS} KiB
+  executable code in memory     : ${TEXT_WINDOWS}
   per cached scope              : ${PER_SCOPE} bytes
   cold vend, one connection     : ${COLD_US} us mean (a GetDataAccess to the emulator each)
   upstream GetDataAccess calls  : ${CALLS} for $((SCOPES + 1)) distinct scopes (profile warm-up included)
