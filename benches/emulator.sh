@@ -9,6 +9,13 @@ trap cleanup EXIT
 
 "$BIN" emulate --listen 127.0.0.1:0 --addr-file "$WORK/emu.addr" 2>"$WORK/emu.log" &
 EMU_PID=$!
-until [[ -s $WORK/emu.addr ]]; do sleep 0.05; done
+for ((tries = 0; ; tries++)); do
+  [[ -s $WORK/emu.addr ]] && break
+  if ! kill -0 "$EMU_PID" 2>/dev/null || ((tries > 600)); then
+    echo "the emulator did not start: $(tail -n 3 "$WORK/emu.log")" >&2
+    exit 1
+  fi
+  sleep 0.05
+done
 # shellcheck disable=SC2034 # used by the script that sources this
 EMU=$(cat "$WORK/emu.addr")

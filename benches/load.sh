@@ -52,6 +52,14 @@ TOML
 # times out on a pipe nobody writes, and a request is bash's own /dev/tcp.
 exec {NAP}<> <(:)
 nap() { read -rt 0.001 -u "$NAP" || true; }
+# A nap while the daemon starts: gives up if it died or took over 30 s.
+wait_start() { # what
+  if ! kill -0 "$D_PID" 2>/dev/null || ((${EPOCHREALTIME%.*} - ${T_START%.*} > 30)); then
+    echo "load.sh: the daemon did not $1 (its log: $(tail -n 3 "$WORK/grantd.log"))" >&2
+    exit 1
+  fi
+  nap
+}
 # Whether GET PATH answers 200 on a fresh connection to ADDR.
 answers() { # path
   local conn status=""
@@ -69,12 +77,12 @@ env -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE \
   "$BIN" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/d.addr" \
   --token-file "$WORK/token" --log-level warn 2>"$WORK/grantd.log" &
 D_PID=$!
-until [[ -s $WORK/d.addr ]]; do nap; done
+until [[ -s $WORK/d.addr ]]; do wait_start 'write its address file'; done
 read -r ADDR <"$WORK/d.addr" || [[ -n $ADDR ]] # no newline at its end
-until answers /healthz 2>/dev/null; do nap; done
+until answers /healthz 2>/dev/null; do wait_start 'answer /healthz'; done
 T_LIVE=$EPOCHREALTIME
 # Ready: the base identity checked (STS) and the profile's scope fetched.
-until answers /readyz 2>/dev/null; do nap; done
+until answers /readyz 2>/dev/null; do wait_start 'become ready'; done
 T_READY=$EPOCHREALTIME
 rss() { awk '/VmRSS/ {print $2}' "/proc/$D_PID/status"; }
 sleep 0.5
