@@ -65,7 +65,7 @@ answers() { # path
   local conn status=""
   exec {conn}<>"/dev/tcp/${ADDR%:*}/${ADDR##*:}" || return 1
   printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$1" "$ADDR" >&"$conn"
-  read -r _ status _ <&"$conn" || true
+  read -rt 5 _ status _ <&"$conn" || true
   exec {conn}>&-
   [[ $status == 200 ]]
 }
