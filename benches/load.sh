@@ -48,27 +48,7 @@ max_entries = $((SCOPES * 2))
 target = "s3://$BUCKET/UserA/*"
 permission = "READWRITE"
 TOML
-# Start-up is timed without forking while polling: a 1 ms nap is a read that
-# times out on a pipe nobody writes, and a request is bash's own /dev/tcp.
-exec {NAP}<> <(:)
-nap() { read -rt 0.001 -u "$NAP" || true; }
-# A nap while the daemon starts: gives up if it died or took over 30 s.
-wait_start() { # what
-  if ! kill -0 "$D_PID" 2>/dev/null || ((${EPOCHREALTIME%.*} - ${T_START%.*} > 30)); then
-    echo "load.sh: the daemon did not $1 (its log: $(tail -n 3 "$WORK/grantd.log"))" >&2
-    exit 1
-  fi
-  nap
-}
-# Whether GET PATH answers 200 on a fresh connection to ADDR.
-answers() { # path
-  local conn status=""
-  exec {conn}<>"/dev/tcp/${ADDR%:*}/${ADDR##*:}" || return 1
-  printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$1" "$ADDR" >&"$conn"
-  read -rt 5 _ status _ <&"$conn" || true
-  exec {conn}>&-
-  [[ $status == 200 ]]
-}
+# Start-up is timed from here to each first answer (wait_until polls every 1 ms).
 T_START=$EPOCHREALTIME
 env -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE \
   AWS_ENDPOINT_URL_S3_CONTROL="http://$EMU" AWS_ENDPOINT_URL_STS="http://$EMU" AWS_REGION=us-east-1 \
@@ -77,12 +57,13 @@ env -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE \
   "$BIN" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/d.addr" \
   --token-file "$WORK/token" --log-level warn 2>"$WORK/grantd.log" &
 D_PID=$!
-until [[ -s $WORK/d.addr ]]; do wait_start 'write its address file'; done
+started() { wait_until "$D_PID" "$WORK/grantd.log" 30 "$@"; }
+started "the daemon's address file" test -s "$WORK/d.addr"
 read -r ADDR <"$WORK/d.addr" || [[ -n $ADDR ]] # no newline at its end
-until answers /healthz 2>/dev/null; do wait_start 'answer /healthz'; done
+started "/healthz" answers /healthz
 T_LIVE=$EPOCHREALTIME
 # Ready: the base identity checked (STS) and the profile's scope fetched.
-until answers /readyz 2>/dev/null; do wait_start 'become ready'; done
+started "/readyz" answers /readyz
 T_READY=$EPOCHREALTIME
 rss() { awk '/VmRSS/ {print $2}' "/proc/$D_PID/status"; }
 sleep 0.5

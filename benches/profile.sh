@@ -47,9 +47,10 @@ start() {
     "$@" "$BIN" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/d.addr" \
     --token-file "$WORK/token" --log-level warn 2>>"$WORK/tool.log" &
   D_PID=$!
-  until [[ -s $WORK/d.addr ]]; do sleep 0.1; done
+  # Under valgrind a start takes seconds, hence the long bound.
+  wait_until "$D_PID" "$WORK/tool.log" 300 "the daemon's address file" test -s "$WORK/d.addr"
   ADDR=$(cat "$WORK/d.addr")
-  until curl -sf "http://$ADDR/readyz" >/dev/null; do sleep 0.1; done
+  wait_until "$D_PID" "$WORK/tool.log" 300 "/readyz" answers /readyz
   # The vend is measured warm: its scope is cached first.
   curl -sf -o /dev/null -H "Authorization: $(cat "$WORK/token")" "http://$ADDR/v1/credentials/usera"
 }
