@@ -15,7 +15,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 
-use crate::credentials::{Credentials, Secret, parse_timestamp, process_json};
+use crate::credentials::{Credentials, Secret, parse_timestamp};
+use crate::wire::process_json;
 use crate::scope::{Permission, Privilege, S3Target, ScopeError};
 
 mod locate;

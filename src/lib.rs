@@ -11,7 +11,8 @@
 //! - [`server`]: the loopback listener, routes, token check, IMDS emulation.
 //! - [`cache`]: single flight, refresh-ahead, stale-on-error, denials.
 //! - [`upstream`]: `GetDataAccess` behind a trait; the AWS SDK implementation.
-//! - [`credentials`]: the redacting credentials type and its wire formats.
+//! - [`wire`]: the bodies the routes answer with (container, IMDS,
+//!   `credential_process`, errors).
 //!
 //! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
@@ -42,5 +43,6 @@ pub mod report;
 pub mod server;
 pub mod token;
 pub mod upstream;
+pub mod wire;
 
 pub use grantd_common::{clock, credentials, scope};

@@ -8,7 +8,8 @@ use std::time::SystemTime;
 
 use super::CacheSettings;
 use super::refresh::refresh_plan;
-use crate::credentials::{ContainerPrep, Credentials, GrantInfo};
+use crate::credentials::Credentials;
+use crate::wire::{ContainerPrep, GrantInfo};
 use crate::scope::DataAccessRequest;
 use crate::upstream::DataAccess;
 

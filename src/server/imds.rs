@@ -16,7 +16,7 @@ use hyper::{Method, Request, StatusCode};
 use super::auth::AuthError;
 use super::response::{ApiError, Resp, json, text};
 use super::{AppState, truncate};
-use crate::credentials::imds_json;
+use crate::wire::imds_json;
 
 pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";

@@ -14,7 +14,7 @@ use super::auth::AuthError;
 use super::limit::Busy;
 use super::query::QueryError;
 use crate::cache::{CacheError, CacheErrorKind};
-use crate::credentials::error_json;
+use crate::wire::error_json;
 
 pub type Resp = Response<Full<Bytes>>;
 

@@ -21,7 +21,7 @@ use super::imds::{self, Sessions};
 use super::query::{QueryError, parse_query, percent_decode};
 use super::response::{ApiError, Resp, json, text};
 use super::{AppState, truncate};
-use crate::credentials::container_json_prepared;
+use crate::wire::container_json_prepared;
 use crate::scope::DataAccessRequest;
 
 const CREDENTIALS_PROFILE_PREFIX: &str = "/v1/credentials/";

@@ -6,7 +6,7 @@
 //!
 //! - [`scope`]: S3 URIs, `Permission`, `Privilege`, the grant containment rule,
 //!   and [`scope::DataAccessRequest`], the one question a `GetDataAccess` asks.
-//! - [`credentials`]: the redacting credentials type and its wire formats.
+//! - [`credentials`]: the redacting credentials type and its timestamps.
 //! - [`clock`]: injectable wall time (the one sanctioned `SystemTime::now`).
 //! - [`fields`]: reading TOML/JSON tables and settings while collecting every problem.
 //! - [`fs`]: writing a small file atomically, without following links, and

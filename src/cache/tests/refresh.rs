@@ -23,11 +23,11 @@ async fn refreshes_in_the_background_after_half_life_before_twenty_minutes_remai
     assert!(second.credentials.remaining(now) > 50 * MIN);
     // The body a vend sends is the refreshed credentials', not the first ones'.
     let body = |v: &crate::cache::Vended| {
-        crate::credentials::container_json_prepared(&v.credentials, &v.info, &v.container)
+        crate::wire::container_json_prepared(&v.credentials, &v.info, &v.container)
     };
     assert_eq!(
         body(&second),
-        crate::credentials::container_json(&second.credentials, &second.info).into_bytes()
+        crate::wire::container_json(&second.credentials, &second.info).into_bytes()
     );
     assert_ne!(body(&second), body(&first));
     let refreshed_at = second.issued_at.duration_since(first.issued_at).unwrap();
