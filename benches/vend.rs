@@ -14,7 +14,7 @@ use grantd::cache::{Cache, CacheSettings};
 use grantd::clock::{SharedClock, SystemClock};
 use grantd::profile::Profile;
 use grantd::scope::{DataAccessRequest, Permission, Privilege, S3Target};
-use grantd::server::{AppState, Limits};
+use grantd::server::{AppState, ServerSettings, Shared};
 use grantd::token::Token;
 use grantd::upstream::fake::ScriptedUpstream;
 
@@ -117,14 +117,14 @@ fn benches(c: &mut Criterion) {
     let _ = ready.set("111122223333".to_string());
     let token = "bench-token-0123456789abcdef";
     let state = Arc::new(AppState::new(
-        cache,
-        Token::new(token),
-        vec![profile],
-        None,
-        ready,
-        false,
-        Arc::new(SystemClock),
-        Limits::default(),
+        Shared {
+            cache,
+            token: Token::new(token),
+            profiles: vec![profile],
+            ready,
+            clock: Arc::new(SystemClock),
+        },
+        &ServerSettings::default(),
     ));
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -105,7 +105,7 @@ struct CredsArgs {
 /// tokio starts one worker per core by default: 64 threads on a 64-core
 /// host, each with its own stack and, once it allocates, its own malloc
 /// arena, for a loopback daemon whose warm vend is a cache lookup and a
-/// clone of a pre-encoded body. Two workers answered over 50,000 warm vends
+/// copy of the credentials into one exact-size body. Two workers answered over 50,000 warm vends
 /// a second here (`benches/load.sh`, 2 cores), far beyond what one host's
 /// SDK clients ask for; upstream calls wait on the network, not on a core.
 pub const MAX_WORKER_THREADS: usize = 2;
@@ -169,7 +169,11 @@ async fn serve(flags: Flags) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    logging::init(settings.log_format, settings.log_level.as_deref(), "info");
+    logging::init(
+        settings.logging.format,
+        settings.logging.level.as_deref(),
+        "info",
+    );
     let shutdown = match grantd_common::shutdown::signal() {
         Ok(s) => s,
         Err(e) => {
@@ -177,7 +181,7 @@ async fn serve(flags: Flags) -> i32 {
             return 1;
         }
     };
-    match daemon::serve(settings, None, shutdown, |_, _| {}).await {
+    match daemon::serve(settings, shutdown, |_, _| {}).await {
         Ok(()) => 0,
         Err(e) => {
             if e.exit_code() == EXIT_CONFIG {
@@ -195,78 +199,12 @@ fn check(flags: Flags) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(e) = crate::token::check(&settings.token_file) {
+    if let Err(e) = crate::token::check(&settings.files.token_file) {
         report_config_errors(&[Report(&e).to_string()]);
         return EXIT_CONFIG;
     }
-    print!("{}", describe(&settings));
+    print!("{}", config::describe(&settings));
     0
-}
-
-/// The resolved settings as `grantd check` prints them. Holds no secret: the
-/// token is named by its file only.
-pub fn describe(s: &Settings) -> String {
-    let opt = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_string());
-    let mut out = String::new();
-    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<20} {v}\n"));
-    line(
-        "config",
-        s.config_file
-            .as_ref()
-            .map_or("none".into(), |p| p.display().to_string()),
-    );
-    line("listen", s.listen.to_string());
-    line("allow_remote", s.allow_remote.to_string());
-    line("allowed_uids", format!("{:?}", s.allowed_uids));
-    line(
-        "addr_file",
-        s.addr_file
-            .as_ref()
-            .map_or("none".into(), |p| p.display().to_string()),
-    );
-    line("token_file", s.token_file.display().to_string());
-    let source = if s.token.is_some() {
-        "GRANTD_TOKEN (written to token_file)"
-    } else {
-        "token_file"
-    };
-    line("token", source.to_string());
-    line(
-        "account_id",
-        opt(&s.account_id, "from STS GetCallerIdentity"),
-    );
-    line("region", opt(&s.region, "from the AWS region chain"));
-    line("default_profile", opt(&s.default_profile, "none"));
-    line("imds", s.imds.to_string());
-    line("imds_list_all", s.imds_list_all_profiles.to_string());
-    line("log_format", format!("{:?}", s.log_format).to_lowercase());
-    line("log_level", opt(&s.log_level, "RUST_LOG or info"));
-    line("max_entries", s.max_entries.to_string());
-    line("max_connections", s.max_connections.to_string());
-    line("max_new_scopes/s", s.max_new_scopes_per_second.to_string());
-    line(
-        "s3control_endpoint",
-        opt(&s.s3control_endpoint, "AWS default"),
-    );
-    line("sts_endpoint", opt(&s.sts_endpoint, "AWS default"));
-    for p in &s.profiles {
-        let r = &p.request;
-        let mut extra = String::new();
-        if let Some(d) = r.duration_seconds {
-            extra.push_str(&format!(" duration={d}s"));
-        }
-        if let Some(a) = &r.account_id {
-            extra.push_str(&format!(" account={a}"));
-        }
-        if let Some(g) = &r.region {
-            extra.push_str(&format!(" region={g}"));
-        }
-        line(
-            &format!("profile {}", p.name),
-            format!("{} {} {}{extra}", r.target, r.permission, r.privilege),
-        );
-    }
-    out
 }
 
 async fn env(args: ClientArgs) -> i32 {
@@ -291,7 +229,10 @@ async fn env(args: ClientArgs) -> i32 {
     if let Err(e) = client::get(addr, "/healthz", None).await {
         eprintln!("grantd env: warning: {}", Report(&e));
     }
-    print!("{}", client::env_lines(addr, &path, &settings.token_file));
+    print!(
+        "{}",
+        client::env_lines(addr, &path, &settings.files.token_file)
+    );
     0
 }
 
@@ -308,13 +249,13 @@ async fn creds(args: CredsArgs) -> i32 {
         }
     };
     // GRANTD_TOKEN, when given, is the daemon's token on every instance.
-    let given = settings.token.clone().map(Some).map(Ok);
-    let token = match given.unwrap_or_else(|| crate::token::read(&settings.token_file)) {
+    let given = settings.files.token.clone().map(Some).map(Ok);
+    let token = match given.unwrap_or_else(|| crate::token::read(&settings.files.token_file)) {
         Ok(Some(t)) => t,
         Ok(None) => {
             eprintln!(
                 "grantd creds: no token at {}; is grantd serve running?",
-                settings.token_file.display()
+                settings.files.token_file.display()
             );
             return EXIT_UNAVAILABLE;
         }

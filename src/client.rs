@@ -16,8 +16,8 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 
 use crate::credentials::{Credentials, Secret, parse_timestamp};
-use crate::wire::process_json;
 use crate::scope::{Permission, Privilege, S3Target, ScopeError};
+use crate::wire::process_json;
 
 mod locate;
 

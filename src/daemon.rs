@@ -9,21 +9,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use aws_credential_types::provider::SharedCredentialsProvider;
 use grantd_common::fs::{self, Owners, PathError};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
-use crate::cache::{Cache, CacheSettings};
+use crate::cache::Cache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::server::auth::PeerPolicy;
-use crate::server::{self, AppState, Limits};
+use crate::server::{self, AppState, Shared};
 use crate::token::{self, Origin, Token, TokenError};
 use crate::upstream::Upstream;
-use crate::upstream::aws::{AwsSettings, AwsUpstream, LoadError};
+use crate::upstream::aws::{AwsUpstream, LoadError};
 
 /// Exit code for bad configuration (EX_USAGE).
 pub const EXIT_CONFIG: i32 = 64;
@@ -79,47 +77,36 @@ impl DaemonError {
 }
 
 /// Runs the daemon until `shutdown` completes. `on_bound` learns the bound
-/// address (and may print it); `base_credentials` replaces the standard chain
-/// (used by `grantd demo` only).
+/// address (and may print it).
 pub async fn serve(
     settings: Settings,
-    base_credentials: Option<SharedCredentialsProvider>,
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), DaemonError> {
-    let (token, origin) = match &settings.token {
+    let files = &settings.files;
+    let (token, origin) = match &files.token {
         Some(given) => {
-            token::install(&settings.token_file, given)?;
+            token::install(&files.token_file, given)?;
             (given.clone(), Origin::Given)
         }
-        None => token::load_or_create(&settings.token_file)?,
+        None => token::load_or_create(&files.token_file)?,
     };
-    if let Some(path) = &settings.addr_file {
+    if let Some(path) = &files.addr_file {
         check_addr_file_dir(path)?;
     }
     let metrics = Arc::new(Metrics::default());
-    let upstream = AwsUpstream::load(
-        AwsSettings {
-            region: settings.region.clone(),
-            account_id: settings.account_id.clone(),
-            s3control_endpoint: settings.s3control_endpoint.clone(),
-            sts_endpoint: settings.sts_endpoint.clone(),
-            credentials: base_credentials,
-        },
-        metrics.clone(),
-    )
-    .await?;
+    let upstream = AwsUpstream::load(settings.upstream.clone(), metrics.clone()).await?;
     let region = upstream.region().to_string();
 
-    let listener =
-        TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| DaemonError::Bind {
-                addr: settings.listen,
-                source,
-            })?;
+    let listen = settings.server.listen;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            addr: listen,
+            source,
+        })?;
     let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
-    if let Some(path) = &settings.addr_file {
+    if let Some(path) = &files.addr_file {
         fs::write_atomic(path, bound.to_string().as_bytes(), 0o644).map_err(|source| {
             DaemonError::AddrFile {
                 path: path.clone(),
@@ -129,13 +116,13 @@ pub async fn serve(
     }
     info!(
         listen = %bound,
-        token_file = %settings.token_file.display(),
+        token_file = %files.token_file.display(),
         token = origin.as_str(),
         region = %region,
-        s3control_endpoint = settings.s3control_endpoint.as_deref().unwrap_or("default"),
-        profiles = settings.profiles.len(),
-        imds = settings.imds,
-        allowed_uids = ?settings.allowed_uids,
+        s3control_endpoint = settings.upstream.s3control_endpoint.as_deref().unwrap_or("default"),
+        profiles = settings.profiles.list.len(),
+        imds = settings.server.imds,
+        allowed_uids = ?settings.server.allowed_uids,
         "grantd serving"
     );
     on_bound(bound, &token);
@@ -145,42 +132,24 @@ pub async fn serve(
     let cache = Cache::new(
         upstream.clone(),
         clock.clone(),
-        CacheSettings {
-            max_entries: settings.max_entries,
-            loads_per_second: f64::from(settings.max_new_scopes_per_second),
-            load_burst: f64::from(settings.max_new_scopes_per_second) * 5.0,
-            ..CacheSettings::default()
-        },
+        settings.cache.clone(),
         metrics,
     );
     let ready = Arc::new(OnceLock::new());
-    let state = Arc::new(
-        AppState::new(
-            cache.clone(),
+    let state = Arc::new(AppState::new(
+        Shared {
+            cache: cache.clone(),
             token,
-            settings.profiles.clone(),
-            settings.imds.then_some(if settings.imds_list_all_profiles {
-                crate::server::imds::RoleList::All
-            } else {
-                crate::server::imds::RoleList::DefaultOnly
-            }),
-            ready.clone(),
-            settings.allow_remote,
+            profiles: settings.profiles.list.clone(),
+            ready: ready.clone(),
             clock,
-            Limits {
-                max_connections: settings.max_connections,
-                ..Limits::default()
-            },
-        )
-        .with_peers(PeerPolicy::new(
-            PeerPolicy::own_user().owner(),
-            settings.allowed_uids.iter().copied(),
-        )),
-    );
+        },
+        &settings.server,
+    ));
     let readiness = tokio::spawn(become_ready(upstream, ready, cache, settings.clone()));
     server::run(listener, state, shutdown).await;
     readiness.abort();
-    if let Some(path) = &settings.addr_file {
+    if let Some(path) = &settings.files.addr_file {
         let _ = std::fs::remove_file(path);
     }
     info!("grantd stopped");
@@ -234,7 +203,7 @@ async fn become_ready(
     };
     // Warm every profile before declaring readiness, so a client that waited
     // for /readyz never waits for a cold load. Failures are logged, not fatal.
-    let warm = settings.profiles.iter().map(|profile| {
+    let warm = settings.profiles.list.iter().map(|profile| {
         let cache = cache.clone();
         async move {
             if let Err(e) = cache.get(&profile.request).await {

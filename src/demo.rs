@@ -15,12 +15,16 @@ use std::sync::Arc;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::sync::{oneshot, watch};
 
+use crate::cache::CacheSettings;
 use crate::client;
 use crate::clock::SystemClock;
-use crate::config::{self, LogFormat, ProcessEnv, Settings};
-use crate::profile::Profile;
+use crate::config::{self, Files, LogFormat, ProcessEnv, Settings};
+use crate::logging::LogSettings;
+use crate::profile::{Profile, Profiles};
 use crate::report::Report;
 use crate::scope::{DataAccessRequest, Permission, S3Target};
+use crate::server::ServerSettings;
+use crate::upstream::aws::AwsSettings;
 use grantd_emulator::{DEMO_BUCKET, DEMO_ROLE_A_KEY_ID, DEMO_ROLE_A_SECRET, Emulator, Scenario};
 
 #[derive(clap::Args, Debug)]
@@ -94,34 +98,6 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
             SocketAddr::new(args.listen.ip(), 0)
         }
     };
-    let settings = Settings {
-        config_file: None,
-        listen,
-        allow_remote: false,
-        allowed_uids: Vec::new(),
-        addr_file: None,
-        token_file: args
-            .token_file
-            .unwrap_or_else(|| config::default_token_file(&ProcessEnv)),
-        token: None,
-        account_id: None,
-        region: Some("us-east-1".into()),
-        default_profile: Some("usera".into()),
-        imds: true,
-        imds_list_all_profiles: false,
-        log_format: LogFormat::Text,
-        log_level: None,
-        max_entries: config::DEFAULT_MAX_ENTRIES,
-        max_connections: config::DEFAULT_MAX_CONNECTIONS,
-        max_new_scopes_per_second: config::DEFAULT_MAX_NEW_SCOPES_PER_SECOND,
-        profiles: vec![
-            profile("usera", "UserA/*", Permission::ReadWrite),
-            profile("product", "Product/*", Permission::Read),
-        ],
-        s3control_endpoint: Some(emu_url.clone()),
-        sts_endpoint: Some(emu_url.clone()),
-    };
-    let token_file = settings.token_file.clone();
     let base = SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
         DEMO_ROLE_A_KEY_ID,
         DEMO_ROLE_A_SECRET,
@@ -129,10 +105,41 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         None,
         "grantd-demo",
     ));
+    let settings = Settings {
+        config_file: None,
+        server: ServerSettings {
+            listen,
+            imds: true,
+            ..ServerSettings::default()
+        },
+        files: Files {
+            addr_file: None,
+            token_file: args
+                .token_file
+                .unwrap_or_else(|| config::default_token_file(&ProcessEnv)),
+            token: None,
+        },
+        upstream: AwsSettings {
+            region: Some("us-east-1".into()),
+            account_id: None,
+            s3control_endpoint: Some(emu_url.clone()),
+            sts_endpoint: Some(emu_url.clone()),
+            credentials: Some(base),
+        },
+        cache: CacheSettings::default(),
+        logging: LogSettings::default(),
+        profiles: Profiles {
+            default: Some("usera".into()),
+            list: vec![
+                profile("usera", "UserA/*", Permission::ReadWrite),
+                profile("product", "Product/*", Permission::Read),
+            ],
+        },
+    };
+    let token_file = settings.files.token_file.clone();
     let (bound_tx, bound_rx) = oneshot::channel();
     let daemon = tokio::spawn(crate::daemon::serve(
         settings,
-        Some(base),
         stopped(stop_rx.clone()),
         move |addr, _| {
             let _ = bound_tx.send(addr);

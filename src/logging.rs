@@ -3,7 +3,29 @@
 //! Lives apart from [`crate::cli`] so that `demo` and any other command can
 //! set logging up without importing the command line.
 
-use crate::config::LogFormat;
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The log's format and filter. Defaults to text, filtered by `RUST_LOG` or `info`.
+#[derive(Clone, Debug)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `grantd=debug`; `None` = `RUST_LOG`, else `info`.
+    pub level: Option<String>,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            level: None,
+        }
+    }
+}
 
 /// Installs the stderr subscriber. The level comes from `level` (the
 /// settings), else `RUST_LOG`, else `default`. A second call is a no-op, so a

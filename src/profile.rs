@@ -24,3 +24,18 @@ pub fn is_profile_name(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
+
+/// Every profile of the configuration, and which is the default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profiles {
+    /// Name of the profile served without a target; `None` when there are none.
+    pub default: Option<String>,
+    /// In file order, the default first.
+    pub list: Vec<Profile>,
+}
+
+impl Profiles {
+    pub fn get(&self, name: &str) -> Option<&Profile> {
+        self.list.iter().find(|p| p.name == name)
+    }
+}

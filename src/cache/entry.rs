@@ -9,9 +9,9 @@ use std::time::SystemTime;
 use super::CacheSettings;
 use super::refresh::refresh_plan;
 use crate::credentials::Credentials;
-use crate::wire::{ContainerPrep, GrantInfo};
 use crate::scope::DataAccessRequest;
 use crate::upstream::DataAccess;
+use crate::wire::{ContainerPrep, GrantInfo};
 
 /// Credentials as served, with what the daemon knows about them.
 #[derive(Debug)]

@@ -29,10 +29,10 @@ pub fn daemon_addr(settings: &Settings) -> Result<SocketAddr, ClientError> {
 }
 
 fn daemon_addr_as(settings: &Settings, uid: u32) -> Result<SocketAddr, ClientError> {
-    let mut addr = settings.listen;
-    if let Some(path) = &settings.addr_file {
+    let mut addr = settings.server.listen;
+    if let Some(path) = &settings.files.addr_file {
         match read_addr_file(path, uid) {
-            Ok(found) => addr = only_loopback(path, found, settings.allow_remote)?,
+            Ok(found) => addr = only_loopback(path, found, settings.server.allow_remote)?,
             Err(e @ ClientError::NoAddrFile { .. }) if addr.port() == 0 => return Err(e),
             // Not written (yet), or unreadable: the configured address stands.
             Err(ClientError::NoAddrFile { .. }) => {}

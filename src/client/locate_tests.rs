@@ -10,12 +10,10 @@ use crate::report::Report;
 
 /// Settings naming `addr_file`, listening on `listen`.
 fn settings(addr_file: &Path, listen: &str, allow_remote: bool) -> Settings {
-    let flags = Flags {
-        listen: Some(listen.into()),
-        addr_file: Some(addr_file.to_path_buf()),
-        allow_remote,
-        ..Flags::default()
-    };
+    let mut flags = Flags::default();
+    flags.server.listen = Some(listen.into());
+    flags.server.allow_remote = allow_remote;
+    flags.files.addr_file = Some(addr_file.to_path_buf());
     resolve(&flags, &HashMap::new()).unwrap()
 }
 

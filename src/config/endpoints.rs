@@ -58,15 +58,18 @@ mod tests {
         ]);
         let s = resolve(&Flags::default(), &e).unwrap();
         assert_eq!(
-            s.s3control_endpoint.as_deref(),
+            s.upstream.s3control_endpoint.as_deref(),
             Some("http://127.0.0.1:7912")
         );
-        assert_eq!(s.sts_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            s.upstream.sts_endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
 
         let mut ignored = e.clone();
         ignored.insert("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS".into(), "true".into());
         let s = resolve(&Flags::default(), &ignored).unwrap();
-        assert_eq!(s.s3control_endpoint, None);
+        assert_eq!(s.upstream.s3control_endpoint, None);
 
         let errors = resolve(
             &Flags::default(),

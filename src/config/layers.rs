@@ -1,14 +1,24 @@
 //! One setting looked up through its layers: flag > environment > file.
 //!
-//! Also reads the file layer: TOML, whole, with a syntax error named by its
-//! line, and every key it should not hold reported before any value is read.
+//! Owns a setting's names ([`Key`]) and the lookup through the layers; also
+//! reads the file layer: TOML, whole, with a syntax error named by its line,
+//! and every key it should not hold reported before any value is read.
 
 use std::path::Path;
 
 use grantd_common::fields::{Field, Problems, Table};
 
-use super::keys::{FILE_KEYS, Key};
 use super::source::Source;
+
+/// One setting's names: its key in the config file, its flag and its
+/// environment variable, each written out in full so that a search for
+/// `GRANTD_MAX_ENTRIES` lands where it is declared. `flag` is `None` for
+/// settings only the file and the environment can give.
+pub(super) struct Key {
+    pub file: &'static str,
+    pub flag: Option<&'static str>,
+    pub env: &'static str,
+}
 
 /// A value of the config file, or given as a flag or environment variable.
 pub(super) type Value<'a> = Field<'a, toml::Value>;
@@ -71,14 +81,15 @@ pub(super) fn read_file(path: &Path, problems: &mut Problems) -> Option<toml::Va
     }
 }
 
-/// The file's top table, its unknown keys already reported.
+/// The file's top table, every key not in `keys` already reported.
 pub(super) fn file_table<'a>(
     document: &'a toml::Value,
     file_name: &str,
+    keys: &[&'static str],
     problems: &mut Problems,
 ) -> Option<Table<'a, toml::Value>> {
     let mut table = Table::document(document, file_name, problems)?;
-    table.expect(FILE_KEYS);
+    table.expect(keys);
     reject_unknown_keys(&table, problems);
     Some(table)
 }

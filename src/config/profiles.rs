@@ -1,15 +1,65 @@
-//! The `[profiles.NAME]` sections of the config file, and which profile is
-//! the default.
+//! The profiles' settings: the `[profiles.NAME]` sections of the config
+//! file, and which profile is the default.
 
 use grantd_common::fields::{Problems, Table};
 
-use super::keys::PROFILES;
-use super::layers::{Value, reject_unknown_keys};
+use super::Describe;
+use super::layers::{Key, Layers, Value, reject_unknown_keys};
 use super::values::{ACCOUNT_ID_EXPECTED, REGION_EXPECTED, checked, is_region};
-use crate::profile::{Profile, is_profile_name};
+use crate::profile::{Profile, Profiles, is_profile_name};
 use crate::scope::{
     DURATION_RANGE, DataAccessRequest, Permission, Privilege, S3Target, is_account_id,
 };
+
+/// The profiles' flag.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ProfileFlags {
+    /// Profile served by GET /v1/credentials [env: GRANTD_DEFAULT_PROFILE] [default: first in the file]
+    #[arg(long, value_name = "NAME")]
+    pub default_profile: Option<String>,
+}
+
+const DEFAULT_PROFILE: Key = Key {
+    file: "default_profile",
+    flag: Some("--default-profile"),
+    env: "GRANTD_DEFAULT_PROFILE",
+};
+/// The `[profiles.NAME]` sections; only the file holds them.
+const PROFILES: &str = "profiles";
+
+/// The keys of the config file this component reads.
+pub(super) const FILE_KEYS: &[&str] = &[DEFAULT_PROFILE.file, PROFILES];
+
+pub(super) fn read(flags: &ProfileFlags, look: &mut Layers, problems: &mut Problems) -> Profiles {
+    let mut list = sections(look.file(), problems);
+    let default = choose_default(
+        look.get(&DEFAULT_PROFILE, flags.default_profile.clone()),
+        &mut list,
+        problems,
+    );
+    Profiles { default, list }
+}
+
+pub(super) fn describe(s: &Profiles, out: &mut Describe) {
+    out.line("default_profile", s.default.as_deref().unwrap_or("none"));
+    for p in &s.list {
+        let r = &p.request;
+        let mut extra = String::new();
+        if let Some(d) = r.duration_seconds {
+            extra.push_str(&format!(" duration={d}s"));
+        }
+        if let Some(a) = &r.account_id {
+            extra.push_str(&format!(" account={a}"));
+        }
+        if let Some(g) = &r.region {
+            extra.push_str(&format!(" region={g}"));
+        }
+        out.line(
+            &format!("profile {}", p.name),
+            format_args!("{} {} {}{extra}", r.target, r.permission, r.privilege),
+        );
+    }
+}
 
 /// Every key a profile may hold.
 const PROFILE_KEYS: &[&str] = &[
@@ -22,10 +72,7 @@ const PROFILE_KEYS: &[&str] = &[
 ];
 
 /// The valid profiles in file order; every problem with any is reported.
-pub(super) fn read(
-    file: Option<&mut Table<'_, toml::Value>>,
-    problems: &mut Problems,
-) -> Vec<Profile> {
+fn sections(file: Option<&mut Table<'_, toml::Value>>, problems: &mut Problems) -> Vec<Profile> {
     let Some(file) = file else {
         return Vec::new();
     };
@@ -124,7 +171,7 @@ fn read_profile(
 
 /// The default profile's name, moved to the front of `profiles`: the one
 /// `value` names, else the first in the file.
-pub(super) fn choose_default(
+fn choose_default(
     value: Option<Value>,
     profiles: &mut Vec<Profile>,
     problems: &mut Problems,

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::scope::Privilege;
+use crate::server::DEFAULT_LISTEN;
 
 use super::source::env;
 
@@ -24,16 +25,20 @@ fn defaults_need_no_configuration() {
         &env(&[("XDG_RUNTIME_DIR", "/run/user/1000")]),
     )
     .unwrap();
-    assert_eq!(s.listen, DEFAULT_LISTEN);
-    assert_eq!(s.token_file, PathBuf::from("/run/user/1000/grantd/token"));
-    assert!(s.profiles.is_empty());
-    assert_eq!(s.default_profile, None);
-    assert!(!s.imds);
-    assert_eq!(s.log_format, LogFormat::Text);
+    assert_eq!(s.server.listen, DEFAULT_LISTEN);
     assert_eq!(
-        s.max_new_scopes_per_second,
-        DEFAULT_MAX_NEW_SCOPES_PER_SECOND
+        s.files.token_file,
+        PathBuf::from("/run/user/1000/grantd/token")
     );
+    assert!(s.profiles.list.is_empty());
+    assert_eq!(s.profiles.default, None);
+    assert!(!s.server.imds);
+    assert_eq!(s.logging.format, LogFormat::Text);
+    assert_eq!(
+        s.cache.loads_per_second,
+        f64::from(DEFAULT_MAX_NEW_SCOPES_PER_SECOND)
+    );
+    assert_eq!(s.cache.load_burst, s.cache.loads_per_second * 5.0);
 }
 
 #[test]
@@ -41,7 +46,10 @@ fn token_file_falls_back_to_the_default_of_this_user() {
     let e = env(&[("TMPDIR", "/scratch")]);
     let s = resolve(&Flags::default(), &e).unwrap();
     let uid = grantd_common::fs::own_uid();
-    assert_eq!(s.token_file, token_file::default_token_file_for(&e, uid));
+    assert_eq!(
+        s.files.token_file,
+        token_file::default_token_file_for(&e, uid)
+    );
 }
 
 #[test]
@@ -49,28 +57,22 @@ fn flag_beats_env_beats_file() {
     let f = file(
         "listen = \"127.0.0.1:1001\"\nregion = \"eu-west-1\"\naccount_id = \"111122223333\"\n",
     );
-    let flags = Flags {
+    let mut flags = Flags {
         config: Some(f.path().to_path_buf()),
-        listen: Some("127.0.0.1:1003".into()),
         ..Flags::default()
     };
+    flags.server.listen = Some("127.0.0.1:1003".into());
     let e = env(&[
         ("GRANTD_LISTEN", "127.0.0.1:1002"),
         ("GRANTD_REGION", "us-west-2"),
     ]);
     let s = resolve(&flags, &e).unwrap();
-    assert_eq!(s.listen.port(), 1003);
-    assert_eq!(s.region.as_deref(), Some("us-west-2"));
-    assert_eq!(s.account_id.as_deref(), Some("111122223333"));
-    let s = resolve(
-        &Flags {
-            listen: None,
-            ..flags
-        },
-        &e,
-    )
-    .unwrap();
-    assert_eq!(s.listen.port(), 1002);
+    assert_eq!(s.server.listen.port(), 1003);
+    assert_eq!(s.upstream.region.as_deref(), Some("us-west-2"));
+    assert_eq!(s.upstream.account_id.as_deref(), Some("111122223333"));
+    flags.server.listen = None;
+    let s = resolve(&flags, &e).unwrap();
+    assert_eq!(s.server.listen.port(), 1002);
 }
 
 #[test]
@@ -81,7 +83,7 @@ fn config_file_comes_from_grantd_config_too() {
         &env(&[("GRANTD_CONFIG", f.path().to_str().unwrap())]),
     )
     .unwrap();
-    assert_eq!(s.profiles.len(), 1);
+    assert_eq!(s.profiles.list.len(), 1);
 }
 
 #[test]
@@ -111,7 +113,10 @@ extra = 1
     let errors = resolve(
         &Flags {
             config: Some(f.path().to_path_buf()),
-            region: Some("Mars 1".into()),
+            upstream: UpstreamFlags {
+                region: Some("Mars 1".into()),
+                ..UpstreamFlags::default()
+            },
             ..Flags::default()
         },
         &env(&[]),
@@ -166,14 +171,17 @@ fn a_missing_config_file_is_an_error() {
 fn allow_remote_lets_a_remote_listen_address_through() {
     let s = resolve(
         &Flags {
-            listen: Some("0.0.0.0:0".into()),
-            allow_remote: true,
+            server: ServerFlags {
+                listen: Some("0.0.0.0:0".into()),
+                allow_remote: true,
+                ..ServerFlags::default()
+            },
             ..Flags::default()
         },
         &env(&[]),
     )
     .unwrap();
-    assert!(s.allow_remote);
+    assert!(s.server.allow_remote);
 }
 
 #[test]
@@ -200,7 +208,7 @@ region = "eu-west-1"
         &env(&[]),
     )
     .unwrap();
-    assert_eq!(s.default_profile.as_deref(), Some("usera"));
+    assert_eq!(s.profiles.default.as_deref(), Some("usera"));
     let product = s.profile("product").unwrap();
     assert_eq!(product.request.privilege, Privilege::Minimal);
     assert_eq!(product.request.account_id.as_deref(), Some("444455556666"));
@@ -218,7 +226,7 @@ region = "eu-west-1"
         &e,
     )
     .unwrap();
-    let names: Vec<_> = s.profiles.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<_> = s.profiles.list.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["product", "usera"]);
 
     let e = env(&[("GRANTD_DEFAULT_PROFILE", "nope")]);
@@ -291,17 +299,26 @@ privilege = 3
     let want = [
         "FILE: unknown key \"colour\"",
         "FILE: unknown key \"shape\"",
+        // The server's settings,
         "FILE: allow_remote: expected true or false, got string",
         "FILE: listen: expected a string, got integer",
-        "FILE: addr_file: expected a string, got boolean",
-        "FILE: account_id: expected a 12-digit AWS account id",
-        "FILE: region: expected an AWS region such as us-east-1",
         "GRANTD_IMDS: expected true or false, got \"later\"",
         "FILE: imds_list_all_profiles: expected true or false, got string",
-        "FILE: log_format: expected text or json, got \"xml\"",
-        "FILE: max_entries: expected a whole number from 1 to 10000000",
         "FILE: max_connections: expected a whole number from 1 to 65536",
+        // the files',
+        "FILE: addr_file: expected a string, got boolean",
+        // the upstream's (the endpoints once for S3 Control and once for
+        // STS, as both fall back to AWS_ENDPOINT_URL),
+        "FILE: account_id: expected a 12-digit AWS account id",
+        "FILE: region: expected an AWS region such as us-east-1",
+        "AWS_ENDPOINT_URL: expected an http:// or https:// URL, got \"ftp://x\"",
+        "AWS_ENDPOINT_URL: expected an http:// or https:// URL, got \"ftp://x\"",
+        // the cache's,
+        "FILE: max_entries: expected a whole number from 1 to 10000000",
         "FILE: max_new_scopes_per_second: expected a whole number from 1 to 100000",
+        // the log's (the filter's problem is checked below),
+        "FILE: log_format: expected text or json, got \"xml\"",
+        // and the profiles'.
         "FILE: profiles.bad name!: profile names may hold only A-Z, a-z, 0-9, '.', '_' and '-' (at most 64)",
         "FILE: profiles.bad name!.target: expected a string, got integer",
         "FILE: profiles.bad name!: missing target (e.g. target = \"s3://bucket/prefix/*\")",
@@ -310,17 +327,14 @@ privilege = 3
         "FILE: profiles.flat.account_id: expected a 12-digit AWS account id",
         "FILE: profiles.flat.region: expected an AWS region such as us-east-1",
         "FILE: default_profile: no profile named \"ghost\"",
-        // Once for S3 Control and once for STS, as both fall back to it.
-        "AWS_ENDPOINT_URL: expected an http:// or https:// URL, got \"ftp://x\"",
-        "AWS_ENDPOINT_URL: expected an http:// or https:// URL, got \"ftp://x\"",
     ];
     // The filter's own reason comes from tracing-subscriber; only its place is ours.
     let mut got = got;
     let log_level = got
         .iter()
         .position(|p| p.starts_with("FILE: log_level: invalid log filter \"[[\": "));
-    assert_eq!(log_level, Some(10), "{got:#?}");
-    got.remove(10);
+    assert_eq!(log_level, Some(15), "{got:#?}");
+    got.remove(15);
     assert_eq!(got, want);
 }
 
@@ -338,7 +352,10 @@ fn profile_sections_that_are_not_tables_are_reported() {
         problems_of(
             "",
             Flags {
-                listen: Some("localhost:x".into()),
+                server: ServerFlags {
+                    listen: Some("localhost:x".into()),
+                    ..ServerFlags::default()
+                },
                 ..Flags::default()
             },
             &[("GRANTD_MAX_ENTRIES", "0")]
@@ -358,19 +375,18 @@ fn allowed_uids_come_from_the_file_env_or_flag() {
         ..Flags::default()
     };
     assert_eq!(
-        resolve(&flags, &env(&[])).unwrap().allowed_uids,
+        resolve(&flags, &env(&[])).unwrap().server.allowed_uids,
         [1000, 1001]
     );
     let e = env(&[("GRANTD_ALLOWED_UIDS", "0, 65534")]);
-    assert_eq!(resolve(&flags, &e).unwrap().allowed_uids, [0, 65534]);
-    let flagged = Flags {
-        allowed_uids: Some("1002".into()),
-        ..flags
-    };
-    assert_eq!(resolve(&flagged, &e).unwrap().allowed_uids, [1002]);
+    assert_eq!(resolve(&flags, &e).unwrap().server.allowed_uids, [0, 65534]);
+    let mut flagged = flags;
+    flagged.server.allowed_uids = Some("1002".into());
+    assert_eq!(resolve(&flagged, &e).unwrap().server.allowed_uids, [1002]);
     assert!(
         resolve(&Flags::default(), &env(&[]))
             .unwrap()
+            .server
             .allowed_uids
             .is_empty(),
         "none by default: the daemon's own user alone"
@@ -408,10 +424,8 @@ fn malformed_allowed_uids_are_each_reported() {
             "{value}: {errors:?}"
         );
     }
-    let flagged = Flags {
-        allowed_uids: Some("1000,x".into()),
-        ..Flags::default()
-    };
+    let mut flagged = Flags::default();
+    flagged.server.allowed_uids = Some("1000,x".into());
     let errors = resolve(&flagged, &env(&[])).unwrap_err();
     assert_eq!(
         errors,
@@ -436,11 +450,11 @@ fn malformed_allowed_uids_are_each_reported() {
 fn grantd_token_is_checked_and_never_shown() {
     let given = "job-wide-token-0123456789";
     let s = resolve(&Flags::default(), &env(&[("GRANTD_TOKEN", given)])).unwrap();
-    assert_eq!(s.token.as_ref().map(|t| t.expose()), Some(given));
+    assert_eq!(s.files.token.as_ref().map(|t| t.expose()), Some(given));
     assert!(!format!("{s:?}").contains(given), "Debug shows the token");
     // Empty counts as unset, as for every variable.
     let s = resolve(&Flags::default(), &env(&[("GRANTD_TOKEN", "")])).unwrap();
-    assert!(s.token.is_none());
+    assert!(s.files.token.is_none());
     // Reported with the other problems, by name and rule, without the value.
     let bad = "job wide token with spaces";
     let errors = resolve(
@@ -450,8 +464,79 @@ fn grantd_token_is_checked_and_never_shown() {
     .unwrap_err();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!(
-        errors[0],
+        errors[1],
         "GRANTD_TOKEN: invalid token: may hold only visible ASCII characters (no spaces)"
     );
     assert!(!errors.concat().contains(bad));
+}
+
+/// The server built from resolved settings serves `uid`.
+fn server_serves(settings: &Settings, uid: u32) -> bool {
+    use std::sync::{Arc, OnceLock};
+
+    use crate::cache::Cache;
+    use crate::clock::{SharedClock, SystemClock};
+    use crate::server::{AppState, Shared};
+    use crate::token::Token;
+    use crate::upstream::fake::ScriptedUpstream;
+
+    let clock: SharedClock = Arc::new(SystemClock);
+    let cache = Cache::new(
+        Arc::new(ScriptedUpstream::new(clock.clone())),
+        clock.clone(),
+        settings.cache.clone(),
+        Arc::default(),
+    );
+    let state = AppState::new(
+        Shared {
+            cache,
+            token: Token::new("a-token-of-sixteen-or-more"),
+            profiles: settings.profiles.list.clone(),
+            ready: Arc::new(OnceLock::new()),
+            clock,
+        },
+        &settings.server,
+    );
+    let addr = "127.0.0.1:40000".parse().unwrap();
+    state.peers.decide(addr, Ok(uid)).trusted()
+}
+
+#[tokio::test]
+async fn allowed_uids_from_each_source_reach_the_peer_policy() {
+    let stranger = u32::MAX - 9;
+    let f = file(&format!("allowed_uids = [{stranger}]\n"));
+    let by_file = Flags {
+        config: Some(f.path().to_path_buf()),
+        ..Flags::default()
+    };
+    let mut by_flag = Flags::default();
+    by_flag.server.allowed_uids = Some(stranger.to_string());
+    let by_env = env(&[("GRANTD_ALLOWED_UIDS", &stranger.to_string())]);
+    for (flags, e) in [
+        (&by_file, env(&[])),
+        (&by_flag, env(&[])),
+        (&Flags::default(), by_env),
+    ] {
+        let s = resolve(flags, &e).unwrap();
+        assert!(server_serves(&s, stranger), "{:?}", s.server.allowed_uids);
+        assert!(server_serves(&s, grantd_common::fs::own_uid()));
+        assert!(!server_serves(&s, stranger - 1));
+    }
+    let none = resolve(&Flags::default(), &env(&[])).unwrap();
+    assert!(!server_serves(&none, stranger));
+}
+
+#[test]
+fn every_flag_s_help_names_its_variable() {
+    use clap::Args;
+    let command = Flags::augment_args(clap::Command::new("grantd"));
+    let mut seen = 0;
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        let var = format!("GRANTD_{}", long.replace('-', "_").to_uppercase());
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        assert!(help.contains(&format!("[env: {var}")), "--{long}: {help}");
+        seen += 1;
+    }
+    assert_eq!(seen, 12);
 }

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use grantd_common::fields::Problems;
 
-use super::flags::LogFormat;
 use super::layers::Value;
+use crate::logging::LogFormat;
 
 pub(super) const ACCOUNT_ID_EXPECTED: &str = "expected a 12-digit AWS account id";
 pub(super) const REGION_EXPECTED: &str = "expected an AWS region such as us-east-1";
@@ -71,6 +71,21 @@ pub(super) fn listen(
     parse_listen(&text, allow_remote)
         .map_err(|e| value.reject(e, problems))
         .ok()
+}
+
+/// A switch given on the command line, as the text the other layers hold.
+pub(super) fn flag_switch(on: bool) -> Option<String> {
+    on.then(|| "true".to_string())
+}
+
+/// A path given on the command line, as the text the other layers hold.
+pub(super) fn flag_path(path: &Option<PathBuf>) -> Option<String> {
+    path.as_ref().map(|p| p.display().to_string())
+}
+
+/// A switch: off unless a layer turns it on.
+pub(super) fn switch(value: Option<Value>, problems: &mut Problems) -> bool {
+    value.and_then(|v| v.bool(problems)).unwrap_or(false)
 }
 
 pub(super) fn path(value: Option<Value>, problems: &mut Problems) -> Option<PathBuf> {

@@ -82,12 +82,6 @@ impl PeerPolicy {
         }
     }
 
-    /// This process's own (effective) user, which owns the sockets it opens,
-    /// and no other.
-    pub fn own_user() -> PeerPolicy {
-        PeerPolicy::new(grantd_common::fs::own_uid(), [])
-    }
-
     pub fn owner(&self) -> u32 {
         self.owner
     }

@@ -24,6 +24,7 @@ pub mod query;
 pub mod refusals;
 pub mod response;
 pub mod routes;
+pub mod settings;
 pub mod slots;
 
 use std::convert::Infallible;
@@ -42,7 +43,7 @@ use tracing::{debug, info, warn};
 use self::auth::PeerPolicy;
 use self::limit::InflightLimit;
 use self::response::ApiError;
-pub use self::slots::DEFAULT_MAX_CONNECTIONS_PER_UID;
+pub use self::settings::*;
 use self::slots::Slots;
 use crate::cache::{Cache, CacheErrorKind, Vended};
 use crate::clock::SharedClock;
@@ -50,53 +51,6 @@ use crate::metrics::Metrics;
 use crate::profile::Profile;
 use crate::scope::DataAccessRequest;
 use crate::token::Token;
-
-/// Most open client connections. Defaults to 512.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-/// How long a client has to send its request headers, and how long a
-/// kept-alive connection may wait idle for its next request. Defaults to 5 s.
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// Bytes of request head hyper buffers. Defaults to 16 KiB.
-pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Most credential requests answered at once. Defaults to 1,024.
-pub const DEFAULT_MAX_INFLIGHT: usize = 1024;
-/// How long shutdown waits for open requests. Defaults to 10 s.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
-
-/// Limits of the listener.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Most open connections; further connections are closed at once.
-    /// Defaults to [`DEFAULT_MAX_CONNECTIONS`].
-    pub max_connections: usize,
-    /// Most open connections of one user other than the daemon's own.
-    /// Defaults to [`DEFAULT_MAX_CONNECTIONS_PER_UID`].
-    pub max_connections_per_uid: usize,
-    /// A client must send its request headers within this, and an idle
-    /// kept-alive connection is closed after it.
-    /// Defaults to [`DEFAULT_HEADER_READ_TIMEOUT`].
-    pub header_read_timeout: Duration,
-    /// Larger request heads get 431. Defaults to [`DEFAULT_MAX_HEADER_BYTES`].
-    pub max_header_bytes: usize,
-    /// More credential requests than this at once get 429.
-    /// Defaults to [`DEFAULT_MAX_INFLIGHT`].
-    pub max_inflight: usize,
-    /// How long shutdown waits for open requests. Defaults to [`DEFAULT_GRACE`].
-    pub grace: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            max_connections_per_uid: DEFAULT_MAX_CONNECTIONS_PER_UID,
-            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
-            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
-            max_inflight: DEFAULT_MAX_INFLIGHT,
-            grace: DEFAULT_GRACE,
-        }
-    }
-}
 
 /// Everything a request handler needs; shared by all connections.
 pub struct AppState {
@@ -111,8 +65,7 @@ pub struct AppState {
     pub ready: Arc<OnceLock<String>>,
     /// With `--allow-remote`, any `Host` is accepted.
     pub allow_remote: bool,
-    /// Which local users are served credentials. Defaults to our own user
-    /// alone ([`PeerPolicy::own_user`]).
+    /// Which local users are served credentials: the owner and `allowed_uids`.
     pub peers: PeerPolicy,
     pub clock: SharedClock,
     pub limits: Limits,
@@ -122,18 +75,35 @@ pub struct AppState {
     refusals: refusals::RefusalLog,
 }
 
+/// What the server shares with the rest of the daemon, by name: the parts
+/// of [`AppState`] that are not settings.
+pub struct Shared {
+    pub cache: Cache,
+    pub token: Token,
+    /// Default profile first.
+    pub profiles: Vec<Profile>,
+    /// Set to the instance account once the upstream identity is resolved.
+    pub ready: Arc<OnceLock<String>>,
+    pub clock: SharedClock,
+}
+
 impl AppState {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        cache: Cache,
-        token: Token,
-        profiles: Vec<Profile>,
-        imds: Option<imds::RoleList>,
-        ready: Arc<OnceLock<String>>,
-        allow_remote: bool,
-        clock: SharedClock,
-        limits: Limits,
-    ) -> AppState {
+    /// The state of a server with `settings`. The peer policy is built here,
+    /// from the settings' owner and `allowed_uids`, so no server can be made
+    /// that ignores them.
+    pub fn new(shared: Shared, settings: &ServerSettings) -> AppState {
+        let Shared {
+            cache,
+            token,
+            profiles,
+            ready,
+            clock,
+        } = shared;
+        let imds = settings.imds.then_some(if settings.imds_list_all_profiles {
+            imds::RoleList::All
+        } else {
+            imds::RoleList::DefaultOnly
+        });
         AppState {
             metrics: cache.metrics().clone(),
             imds: imds.map(imds::Sessions::new),
@@ -141,18 +111,13 @@ impl AppState {
             token,
             profiles,
             ready,
-            allow_remote,
-            peers: PeerPolicy::own_user(),
+            allow_remote: settings.allow_remote,
+            peers: PeerPolicy::new(settings.owner, settings.allowed_uids.iter().copied()),
             clock,
-            inflight: InflightLimit::new(limits.max_inflight),
+            inflight: InflightLimit::new(settings.limits.max_inflight),
             refusals: refusals::RefusalLog::default(),
-            limits,
+            limits: settings.limits.clone(),
         }
-    }
-
-    /// Serve credentials to `peers` instead of our own user alone.
-    pub fn with_peers(self, peers: PeerPolicy) -> AppState {
-        AppState { peers, ..self }
     }
 
     /// The scope of the profile called `name`, borrowed: a vend by profile

@@ -21,8 +21,8 @@ use super::imds::{self, Sessions};
 use super::query::{QueryError, parse_query, percent_decode};
 use super::response::{ApiError, Resp, json, text};
 use super::{AppState, truncate};
-use crate::wire::container_json_prepared;
 use crate::scope::DataAccessRequest;
+use crate::wire::container_json_prepared;
 
 const CREDENTIALS_PROFILE_PREFIX: &str = "/v1/credentials/";
 

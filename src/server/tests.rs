@@ -8,7 +8,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::auth::PeerPolicy;
 use super::*;
 use crate::cache::CacheSettings;
 use crate::clock::SystemClock;
@@ -38,19 +37,23 @@ async fn serve(owner: Option<u32>, limits: Limits) -> SocketAddr {
         name: "team".into(),
         request,
     }];
-    let mut state = AppState::new(
-        cache,
-        Token::new(TOKEN),
-        profiles,
-        Some(imds::RoleList::DefaultOnly),
-        ready,
-        false,
-        clock,
+    let defaults = ServerSettings::default();
+    let settings = ServerSettings {
+        owner: owner.unwrap_or(defaults.owner),
+        imds: true,
         limits,
+        ..defaults
+    };
+    let state = AppState::new(
+        Shared {
+            cache,
+            token: Token::new(TOKEN),
+            profiles,
+            ready,
+            clock,
+        },
+        &settings,
     );
-    if let Some(owner) = owner {
-        state = state.with_peers(PeerPolicy::new(owner, []));
-    }
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(run(listener, Arc::new(state), std::future::pending()));
