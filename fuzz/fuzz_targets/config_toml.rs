@@ -69,17 +69,19 @@ fn accepted(settings: &Settings, file_text: &str, path: &PathBuf) {
         "accepted text that is not TOML"
     );
     assert_eq!(settings.config_file.as_ref(), Some(path));
-    assert!(settings.allow_remote || settings.listen.ip().is_loopback());
-    assert!(settings.max_entries >= 1 && settings.max_connections >= 1);
-    assert!(settings.max_new_scopes_per_second >= 1);
+    let server = &settings.server;
+    assert!(server.allow_remote || server.listen.ip().is_loopback());
+    assert!(settings.cache.max_entries >= 1 && server.limits.max_connections >= 1);
+    assert!(settings.cache.loads_per_second >= 1.0);
+    let profiles = &settings.profiles.list;
     assert_eq!(
-        settings.default_profile.as_deref(),
-        settings.profiles.first().map(|p| p.name.as_str())
+        settings.profiles.default.as_deref(),
+        profiles.first().map(|p| p.name.as_str())
     );
-    for (i, profile) in settings.profiles.iter().enumerate() {
+    for (i, profile) in profiles.iter().enumerate() {
         assert!(is_profile_name(&profile.name), "{:?}", profile.name);
         assert!(
-            settings.profiles[..i]
+            profiles[..i]
                 .iter()
                 .all(|p| p.name != profile.name),
             "profile {:?} twice",
