@@ -5,7 +5,8 @@
 #   plugin  aws-s3-access-grants-boto3-plugin (STS + S3 Control = grantd emulate)
 #   grantd  `grantd serve` (release), the client set up only by `grantd env`
 # Loopback only, bounded (a hard cap per mode), every process it starts is
-# stopped by PID. Prints a table and the ratios issue 11 targets.
+# stopped by PID. Prints a table and the ratios against their targets
+# (BENCHMARKS.md).
 #
 #   benches/boto3.sh [REQUESTS] [OBJECT_BYTES] [--json FILE] [--procs 1,8] [--upstream-ms N]
 #     REQUESTS      timed GetObjects per worker process after its first one (default 300)
@@ -19,7 +20,8 @@ CACHE="${BENCH_CACHE:-$ROOT/.cache/bench}"
 PYTHON="${PYTHON:-python3}"
 
 # boto3/botocore/moto as scripts/setup-clients pins them, so the floor here is
-# the S3 the client suite tests against; the plugin as issue 11 names it.
+# the S3 the client suite tests against; the plugin at the version the
+# targets were set against (BENCHMARKS.md).
 # pytest only because the driver reuses tests/clients/{conftest,motoenv}.py.
 PY_REQS=(
   "boto3==1.44.5" "botocore==1.44.5" "moto[server]==5.2.5"

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `env`, `creds`, `check`, `emulate`, `demo`.
+//! The command line: `serve`, `env`, `creds`, `check`, `ready`, `emulate`, `demo`.
 //!
 //! Parses arguments, initialises logging (through [`crate::logging`]), and
 //! hands each command to its module.
@@ -104,10 +104,11 @@ struct CredsArgs {
 ///
 /// tokio starts one worker per core by default: 64 threads on a 64-core
 /// host, each with its own stack and, once it allocates, its own malloc
-/// arena, for a loopback daemon whose warm vend is a cache lookup and a
-/// copy of the credentials into one exact-size body. Two workers answered over 50,000 warm vends
-/// a second here (`benches/load.sh`, 2 cores), far beyond what one host's
-/// SDK clients ask for; upstream calls wait on the network, not on a core.
+/// arena, for a loopback daemon whose warm vend is a cache lookup and the
+/// body written into one exact-size buffer from what was prepared once per
+/// credential generation. Two workers answered over 50,000 warm vends a
+/// second here (`benches/load.sh`, 2 cores), far beyond what one host's SDK
+/// clients ask for; upstream calls wait on the network, not on a core.
 pub const MAX_WORKER_THREADS: usize = 2;
 
 /// Parses the command line and runs the command; returns the exit code.
