@@ -123,6 +123,8 @@ fn benches(c: &mut Criterion) {
             profiles: vec![profile],
             ready,
             clock: Arc::new(SystemClock),
+            base: None,
+            s3_endpoint: None,
         },
         &ServerSettings::default(),
     ));

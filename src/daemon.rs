@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
+use crate::base::{BaseIdentity, ChainSource};
 use crate::cache::Cache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
@@ -98,6 +99,10 @@ pub async fn serve(
     let upstream = AwsUpstream::load(settings.upstream.clone(), metrics.clone()).await?;
     let region = upstream.region().to_string();
 
+    let base = upstream
+        .credentials_provider()
+        .map(|chain| Arc::new(BaseIdentity::new(ChainSource(chain), Arc::new(SystemClock))));
+
     let listen = settings.server.listen;
     let listener = TcpListener::bind(listen)
         .await
@@ -143,6 +148,8 @@ pub async fn serve(
             profiles: settings.profiles.list.clone(),
             ready: ready.clone(),
             clock,
+            base,
+            s3_endpoint: None,
         },
         &settings.server,
     ));

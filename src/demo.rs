@@ -22,6 +22,7 @@ use crate::config::{self, Files, LogFormat, ProcessEnv, Settings};
 use crate::logging::LogSettings;
 use crate::profile::{Profile, Profiles};
 use crate::report::Report;
+use crate::s3::S3Settings;
 use crate::scope::{DataAccessRequest, Permission, S3Target};
 use crate::server::ServerSettings;
 use crate::upstream::aws::AwsSettings;
@@ -112,6 +113,7 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
             imds: true,
             ..ServerSettings::default()
         },
+        s3: S3Settings::default(),
         files: Files {
             addr_file: None,
             token_file: args

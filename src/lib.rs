@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 mod backoff;
+pub mod base;
 pub mod cache;
 pub mod cli;
 pub mod client;
@@ -40,6 +41,7 @@ pub mod logging;
 pub mod metrics;
 pub mod profile;
 pub mod report;
+pub mod s3;
 pub mod server;
 pub mod token;
 pub mod upstream;

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::base::BaseSession;
 use crate::credentials::{Credentials, format_timestamp};
 
 /// What the daemon knows about one vend beyond the keys themselves.
@@ -190,6 +191,33 @@ struct ProcessBody<'a> {
     secret_access_key: &'a str,
     session_token: &'a str,
     expiration: String,
+}
+
+/// Body of `/v1/base-credentials`: the container format with the base
+/// identity's keys. Long-term keys have no session token: `Token` is then
+/// empty, which botocore and the JS SDK read as none (both need the field).
+pub fn base_json(
+    session: &BaseSession,
+    expiration: SystemTime,
+    account_id: Option<&str>,
+) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Body<'a> {
+        access_key_id: &'a str,
+        secret_access_key: &'a str,
+        token: &'a str,
+        expiration: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account_id: Option<&'a str>,
+    }
+    to_json(&Body {
+        access_key_id: &session.access_key_id,
+        secret_access_key: session.secret_access_key.expose(),
+        token: session.session_token.as_ref().map_or("", |t| t.expose()),
+        expiration: format_timestamp(expiration),
+        account_id,
+    })
 }
 
 /// Output of an AWS `credential_process` (`Version: 1`).

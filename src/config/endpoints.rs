@@ -1,4 +1,4 @@
-//! Upstream endpoints, by the AWS SDK conventions: the service's own
+//! Upstream endpoints (S3 Control, STS, and S3 for the S3 endpoint), by the AWS SDK conventions: the service's own
 //! variable, else `AWS_ENDPOINT_URL`, unless
 //! `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true.
 //!
@@ -11,6 +11,7 @@ use super::source::Source;
 
 const S3_CONTROL_ENV: &str = "AWS_ENDPOINT_URL_S3_CONTROL";
 const STS_ENV: &str = "AWS_ENDPOINT_URL_STS";
+const S3_ENV: &str = "AWS_ENDPOINT_URL_S3";
 const ANY_SERVICE_ENV: &str = "AWS_ENDPOINT_URL";
 const IGNORE_ENV: &str = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS";
 
@@ -22,6 +23,11 @@ pub(super) fn s3control(env: &dyn Source, problems: &mut Problems) -> Option<Str
 /// The STS endpoint URL, without a trailing `/`.
 pub(super) fn sts(env: &dyn Source, problems: &mut Problems) -> Option<String> {
     endpoint(env, STS_ENV, problems)
+}
+
+/// The S3 endpoint URL the S3 endpoint forwards to, without a trailing `/`.
+pub(super) fn s3(env: &dyn Source, problems: &mut Problems) -> Option<String> {
+    endpoint(env, S3_ENV, problems)
 }
 
 fn endpoint(env: &dyn Source, service_var: &str, problems: &mut Problems) -> Option<String> {

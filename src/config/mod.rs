@@ -15,6 +15,8 @@
 //!
 //! - `server`: listen address, remote access, allowed users, IMDS, connections
 //!   ([`crate::server::ServerSettings`]).
+//! - `s3`: the S3 endpoint's listen address and fallback, and the S3 it
+//!   forwards to ([`crate::s3::S3Settings`]).
 //! - `files`: the token file, `GRANTD_TOKEN` and the address file ([`Files`]).
 //! - `upstream`: the instance's account and region, the AWS endpoint
 //!   variables (`endpoints`) ([`crate::upstream::aws::AwsSettings`]).
@@ -33,6 +35,7 @@ mod files;
 mod layers;
 mod logging;
 mod profiles;
+mod s3;
 mod server;
 mod source;
 mod token_file;
@@ -48,6 +51,7 @@ pub use cache::DEFAULT_MAX_NEW_SCOPES_PER_SECOND;
 pub use files::{FileFlags, Files};
 pub use logging::LogFlags;
 pub use profiles::ProfileFlags;
+pub use s3::S3Flags;
 pub use server::ServerFlags;
 pub use source::{ProcessEnv, Source};
 pub use token_file::default_token_file;
@@ -58,6 +62,7 @@ use crate::cache::CacheSettings;
 pub use crate::logging::LogFormat;
 use crate::logging::LogSettings;
 use crate::profile::{Profile, Profiles};
+use crate::s3::S3Settings;
 use crate::server::ServerSettings;
 use crate::upstream::aws::AwsSettings;
 use layers::Layers;
@@ -75,6 +80,8 @@ pub struct Flags {
     #[command(flatten)]
     pub server: ServerFlags,
     #[command(flatten)]
+    pub s3: S3Flags,
+    #[command(flatten)]
     pub files: FileFlags,
     #[command(flatten)]
     pub upstream: UpstreamFlags,
@@ -90,6 +97,7 @@ pub struct Flags {
 pub struct Settings {
     pub config_file: Option<PathBuf>,
     pub server: ServerSettings,
+    pub s3: S3Settings,
     pub files: Files,
     pub upstream: AwsSettings,
     pub cache: CacheSettings,
@@ -120,6 +128,7 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
         .unwrap_or_default();
     let file_keys = [
         server::FILE_KEYS,
+        s3::FILE_KEYS,
         files::FILE_KEYS,
         upstream::FILE_KEYS,
         cache::FILE_KEYS,
@@ -133,6 +142,7 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
     let look = &mut Layers::new(env, file);
 
     let server = server::read(&flags.server, look, problems);
+    let s3 = s3::read(&flags.s3, server.allow_remote, env, look, problems);
     let files = files::read(&flags.files, env, look, problems);
     let upstream = upstream::read(&flags.upstream, env, look, problems);
     let cache = cache::read(look, problems);
@@ -145,6 +155,7 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
     Ok(Settings {
         config_file,
         server,
+        s3,
         files,
         upstream,
         cache,
@@ -159,6 +170,7 @@ pub fn describe(s: &Settings) -> String {
     let mut out = Describe::default();
     out.line("config", describe_path(s.config_file.as_deref()));
     server::describe(&s.server, &mut out);
+    s3::describe(&s.s3, &mut out);
     files::describe(&s.files, &mut out);
     upstream::describe(&s.upstream, &mut out);
     cache::describe(&s.cache, &mut out);

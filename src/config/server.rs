@@ -42,6 +42,14 @@ const ALLOWED_UIDS: Key = Key {
     flag: Some("--allowed-uids"),
     env: "GRANTD_ALLOWED_UIDS",
 };
+/// The other users served the base identity; deliberately apart from
+/// `allowed_uids`, and with no flag, since the base identity opens more than
+/// any grant.
+const BASE_ALLOWED_UIDS: Key = Key {
+    file: "base_allowed_uids",
+    flag: None,
+    env: "GRANTD_BASE_ALLOWED_UIDS",
+};
 const IMDS: Key = Key {
     file: "imds",
     flag: Some("--imds"),
@@ -63,6 +71,7 @@ pub(super) const FILE_KEYS: &[&str] = &[
     LISTEN.file,
     ALLOW_REMOTE.file,
     ALLOWED_UIDS.file,
+    BASE_ALLOWED_UIDS.file,
     IMDS.file,
     IMDS_LIST_ALL_PROFILES.file,
     MAX_CONNECTIONS.file,
@@ -87,14 +96,17 @@ pub(super) fn read(
         .and_then(|value| values::listen(value, allow_remote, problems))
         .unwrap_or(DEFAULT_LISTEN);
     // `allowed_uids = [1000, 1001]`, `GRANTD_ALLOWED_UIDS=1000,1001` or `--allowed-uids 1000,1001`.
-    let allowed_uids = look
-        .get(&ALLOWED_UIDS, flags.allowed_uids.clone())
-        .and_then(|value| value.whole_numbers(UID_RANGE, problems))
-        .unwrap_or_default()
-        .into_iter()
-        // UID_RANGE keeps each within u32.
-        .map(|uid| uid as u32)
-        .collect();
+    let mut uids = |key: &Key, flag: Option<String>| -> Vec<u32> {
+        look.get(key, flag)
+            .and_then(|value| value.whole_numbers(UID_RANGE, problems))
+            .unwrap_or_default()
+            .into_iter()
+            // UID_RANGE keeps each within u32.
+            .map(|uid| uid as u32)
+            .collect()
+    };
+    let allowed_uids = uids(&ALLOWED_UIDS, flags.allowed_uids.clone());
+    let base_allowed_uids = uids(&BASE_ALLOWED_UIDS, None);
     let imds = switch(look.get(&IMDS, values::flag_switch(flags.imds)), problems);
     let imds_list_all_profiles = switch(look.get(&IMDS_LIST_ALL_PROFILES, None), problems);
     let max_connections = look
@@ -106,6 +118,7 @@ pub(super) fn read(
         listen,
         allow_remote,
         allowed_uids,
+        base_allowed_uids,
         imds,
         imds_list_all_profiles,
         limits: Limits {
@@ -120,6 +133,10 @@ pub(super) fn describe(s: &ServerSettings, out: &mut Describe) {
     out.line("listen", s.listen);
     out.line("allow_remote", s.allow_remote);
     out.line("allowed_uids", format_args!("{:?}", s.allowed_uids));
+    out.line(
+        "base_allowed_uids",
+        format_args!("{:?}", s.base_allowed_uids),
+    );
     out.line("imds", s.imds);
     out.line("imds_list_all", s.imds_list_all_profiles);
     out.line("max_connections", s.limits.max_connections);

@@ -494,6 +494,8 @@ fn server_serves(settings: &Settings, uid: u32) -> bool {
             profiles: settings.profiles.list.clone(),
             ready: Arc::new(OnceLock::new()),
             clock,
+            base: None,
+            s3_endpoint: None,
         },
         &settings.server,
     );

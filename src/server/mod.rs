@@ -29,6 +29,7 @@ pub mod slots;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -40,11 +41,12 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
-use self::auth::PeerPolicy;
+use self::auth::{Peer, PeerPolicy};
 use self::limit::InflightLimit;
 use self::response::ApiError;
 pub use self::settings::*;
 use self::slots::Slots;
+use crate::base::BaseIdentity;
 use crate::cache::{Cache, CacheErrorKind, Vended};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
@@ -73,6 +75,7 @@ pub struct AppState {
     inflight: InflightLimit,
     /// Paces the warning logged for each refused peer.
     refusals: refusals::RefusalLog,
+    pub base: BaseAccess,
 }
 
 /// What the server shares with the rest of the daemon, by name: the parts
@@ -85,6 +88,29 @@ pub struct Shared {
     /// Set to the instance account once the upstream identity is resolved.
     pub ready: Arc<OnceLock<String>>,
     pub clock: SharedClock,
+    /// The daemon's own identity, served at `/v1/base-credentials`; `None`
+    /// where there is none to serve (tests of the grant routes).
+    pub base: Option<Arc<BaseIdentity>>,
+    /// Where the S3 endpoint listens, when it is on.
+    pub s3_endpoint: Option<SocketAddr>,
+}
+
+/// Who is served the base identity, and what `/readyz` tells of the S3 endpoint.
+pub struct BaseAccess {
+    pub identity: Option<Arc<BaseIdentity>>,
+    owner: u32,
+    uids: Vec<u32>,
+    pub s3_endpoint: Option<SocketAddr>,
+}
+
+impl BaseAccess {
+    /// The owner, or a user named in `base_allowed_uids`; `allowed_uids` alone is not enough.
+    pub fn serves(&self, peer: &Peer) -> bool {
+        peer.trusted()
+            && peer
+                .uid
+                .is_some_and(|uid| uid == self.owner || self.uids.contains(&uid))
+    }
 }
 
 impl AppState {
@@ -98,6 +124,8 @@ impl AppState {
             profiles,
             ready,
             clock,
+            base,
+            s3_endpoint,
         } = shared;
         let imds = settings.imds.then_some(if settings.imds_list_all_profiles {
             imds::RoleList::All
@@ -117,6 +145,12 @@ impl AppState {
             inflight: InflightLimit::new(settings.limits.max_inflight),
             refusals: refusals::RefusalLog::default(),
             limits: settings.limits.clone(),
+            base: BaseAccess {
+                identity: base,
+                owner: settings.owner,
+                uids: settings.base_allowed_uids.clone(),
+                s3_endpoint,
+            },
         }
     }
 

@@ -50,6 +50,14 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Internal(&'static str),
+    /// The peer may have grant credentials but not the base identity.
+    #[error(
+        "uid {0} may not have the daemon's own identity; to allow it, add {0} to \
+         base_allowed_uids (GRANTD_BASE_ALLOWED_UIDS)"
+    )]
+    BaseNotAllowed(u32),
+    #[error(transparent)]
+    Base(crate::base::BaseError),
 }
 
 impl ApiError {
@@ -101,6 +109,8 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
             ApiError::WrongMethod { .. } => (StatusCode::METHOD_NOT_ALLOWED, "InvalidRequest"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+            ApiError::BaseNotAllowed(_) => (StatusCode::FORBIDDEN, "PeerNotAllowed"),
+            ApiError::Base(_) => (StatusCode::SERVICE_UNAVAILABLE, "UpstreamUnavailable"),
         }
     }
 

@@ -22,7 +22,7 @@ use super::query::{QueryError, parse_query, percent_decode};
 use super::response::{ApiError, Resp, json, text};
 use super::{AppState, truncate};
 use crate::scope::DataAccessRequest;
-use crate::wire::container_json_prepared;
+use crate::wire::{base_json, container_json_prepared};
 
 const CREDENTIALS_PROFILE_PREFIX: &str = "/v1/credentials/";
 
@@ -37,6 +37,8 @@ pub(super) enum Route<'a> {
     Credentials,
     /// `/v1/credentials/<name>`, the name still percent-encoded.
     CredentialsProfile(&'a str),
+    /// `/v1/base-credentials`: the daemon's own identity, for the S3 endpoint's clients.
+    BaseCredentials,
     /// `/latest/…` while IMDS is off.
     ImdsOff,
     Imds(&'a Sessions, imds::Route),
@@ -57,6 +59,7 @@ impl<'a> Route<'a> {
             "/readyz" => Route::Readyz,
             "/metrics" => Route::Metrics,
             "/v1/credentials" | "/v1/credentials/" => Route::Credentials,
+            "/v1/base-credentials" => Route::BaseCredentials,
             p => match p.strip_prefix(CREDENTIALS_PROFILE_PREFIX) {
                 Some(name) => Route::CredentialsProfile(name),
                 None => Route::NotFound,
@@ -70,7 +73,10 @@ impl<'a> Route<'a> {
     pub(super) fn serves_credentials(&self) -> bool {
         matches!(
             self,
-            Route::Credentials | Route::CredentialsProfile(_) | Route::Imds(..)
+            Route::Credentials
+                | Route::CredentialsProfile(_)
+                | Route::BaseCredentials
+                | Route::Imds(..)
         )
     }
 
@@ -83,6 +89,7 @@ impl<'a> Route<'a> {
             Route::Metrics => "metrics",
             Route::Credentials => "credentials",
             Route::CredentialsProfile(_) => "credentials_profile",
+            Route::BaseCredentials => "base_credentials",
             Route::ImdsOff | Route::NotFound => "not_found",
             Route::Imds(_, route) => route.label(),
         }
@@ -127,6 +134,7 @@ async fn dispatch(
             | Route::Metrics
             | Route::Credentials
             | Route::CredentialsProfile(_)
+            | Route::BaseCredentials
     );
     if get_only && req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ApiError::WrongMethod {
@@ -146,6 +154,7 @@ async fn dispatch(
         Route::CredentialsProfile(name) => {
             credentials(state, req, |query| named_scope(state, name, query)).await
         }
+        Route::BaseCredentials => base_credentials(state, peer, req).await,
         Route::ImdsOff => Err(ApiError::NotFound(
             "IMDS routes are off; start grantd with --imds".into(),
         )),
@@ -183,13 +192,43 @@ async fn credentials<'s>(
     ))
 }
 
-/// The account id only for a `trusted` peer.
+/// The base identity, to the owner and `base_allowed_uids` only (the peer
+/// was already allowed credentials), then the token, as every credential route.
+async fn base_credentials(
+    state: &AppState,
+    peer: &Peer,
+    req: &Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    if !state.base.serves(peer) {
+        if let Some(unlogged) = state.refusals.admit(peer.uid, state.clock.now()) {
+            warn!(uid = peer.uid, peer = %peer.addr, route = "base_credentials", unlogged, "refused the base identity to a peer");
+        }
+        return Err(ApiError::BaseNotAllowed(peer.uid.unwrap_or(u32::MAX)));
+    }
+    auth::check_token(&state.token, req.headers())?;
+    let Some(identity) = &state.base.identity else {
+        return Err(ApiError::NotFound(
+            "this daemon serves no base identity".into(),
+        ));
+    };
+    let session = identity.current().await.map_err(ApiError::Base)?;
+    let expiration = session.served_expiration(state.clock.now());
+    Ok(json(
+        StatusCode::OK,
+        base_json(&session, expiration, state.ready.get().map(String::as_str)),
+    ))
+}
+
+/// The account id and the S3 endpoint only for a `trusted` peer.
 fn readyz(state: &AppState, trusted: bool) -> Resp {
     match state.ready.get() {
-        Some(account) if trusted => json(
-            StatusCode::OK,
-            serde_json::json!({"status": "ready", "account_id": account}).to_string(),
-        ),
+        Some(account) if trusted => {
+            let mut body = serde_json::json!({"status": "ready", "account_id": account});
+            if let Some(s3) = state.base.s3_endpoint {
+                body["s3_endpoint"] = format!("http://{s3}").into();
+            }
+            json(StatusCode::OK, body.to_string())
+        }
         Some(_) => json(
             StatusCode::OK,
             serde_json::json!({"status": "ready"}).to_string(),

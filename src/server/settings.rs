@@ -34,6 +34,9 @@ pub struct ServerSettings {
     pub owner: u32,
     /// Unix users besides the owner that are served credentials. Defaults to none.
     pub allowed_uids: Vec<u32>,
+    /// Unix users besides the owner that are served the base identity
+    /// (`/v1/base-credentials`); `allowed_uids` does not reach it. Defaults to none.
+    pub base_allowed_uids: Vec<u32>,
     /// Serve the IMDSv2 routes. Defaults to off.
     pub imds: bool,
     /// Name every profile at the IMDS role list, not the default alone. Defaults to off.
@@ -48,6 +51,7 @@ impl Default for ServerSettings {
             allow_remote: false,
             owner: grantd_common::fs::own_uid(),
             allowed_uids: Vec::new(),
+            base_allowed_uids: Vec::new(),
             imds: false,
             imds_list_all_profiles: false,
             limits: Limits::default(),

@@ -51,6 +51,8 @@ async fn serve(owner: Option<u32>, limits: Limits) -> SocketAddr {
             profiles,
             ready,
             clock,
+            base: None,
+            s3_endpoint: None,
         },
         &settings,
     );

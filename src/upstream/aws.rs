@@ -147,6 +147,11 @@ impl AwsUpstream {
         &self.region
     }
 
+    /// The base identity's credential chain, as the SDK loaded it.
+    pub fn credentials_provider(&self) -> Option<SharedCredentialsProvider> {
+        self.base.credentials_provider()
+    }
+
     fn s3control(&self, region: &str) -> aws_sdk_s3control::Client {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients
