@@ -33,7 +33,7 @@ enum Command {
     /// Run the daemon in the foreground until SIGTERM/SIGINT
     Serve(Flags),
     /// Print the shell lines a client process needs to use the running daemon
-    Env(ClientArgs),
+    Env(EnvArgs),
     /// Fetch credentials from the running daemon once
     Creds(CredsArgs),
     /// Validate the configuration and print the resolved settings (never secrets)
@@ -80,6 +80,16 @@ impl ClientArgs {
             duration: self.duration,
         }
     }
+}
+
+#[derive(Args, Debug)]
+struct EnvArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// The S3 endpoint instead: the daemon's own identity for every AWS call,
+    /// AWS_ENDPOINT_URL_S3 for S3, a grant chosen per request
+    #[arg(long, conflicts_with_all = ["profile", "target", "permission", "privilege", "duration"])]
+    s3: bool,
 }
 
 #[derive(Args, Debug)]
@@ -208,12 +218,16 @@ fn check(flags: Flags) -> i32 {
     0
 }
 
-async fn env(args: ClientArgs) -> i32 {
-    let settings = match resolve(&args.daemon) {
+async fn env(args: EnvArgs) -> i32 {
+    let settings = match resolve(&args.client.daemon) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let path = match client::credentials_path(&args.selection()) {
+    let path = match args.s3 {
+        true => Ok(client::BASE_CREDENTIALS_PATH.to_string()),
+        false => client::credentials_path(&args.client.selection()),
+    };
+    let path = match path {
         Ok(p) => p,
         Err(e) => {
             eprintln!("grantd env: {}", Report(&e));
@@ -227,14 +241,29 @@ async fn env(args: ClientArgs) -> i32 {
             return EXIT_UNAVAILABLE;
         }
     };
-    if let Err(e) = client::get(addr, "/healthz", None).await {
-        eprintln!("grantd env: warning: {}", Report(&e));
+    if !args.s3 {
+        if let Err(e) = client::get(addr, "/healthz", None).await {
+            eprintln!("grantd env: warning: {}", Report(&e));
+        }
+        print!(
+            "{}",
+            client::env_lines(addr, &path, &settings.files.token_file)
+        );
+        return 0;
     }
-    print!(
-        "{}",
-        client::env_lines(addr, &path, &settings.files.token_file)
-    );
-    0
+    match client::s3_endpoint(addr, settings.s3.listen).await {
+        Ok(s3) => {
+            print!(
+                "{}",
+                client::s3_env_lines(addr, &s3, &settings.files.token_file)
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("grantd env --s3: {}", Report(&e));
+            EXIT_UNAVAILABLE
+        }
+    }
 }
 
 async fn creds(args: CredsArgs) -> i32 {

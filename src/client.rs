@@ -57,6 +57,10 @@ pub enum ClientError {
     RemoteAddr { path: PathBuf, addr: SocketAddr },
     #[error("the daemon listens on port 0; pass the --addr-file it writes")]
     PortZero,
+    #[error(
+        "the daemon serves no S3 endpoint (start it with --s3-listen or GRANTD_S3_LISTEN), or is not ready yet"
+    )]
+    NoS3Endpoint,
     #[error("give either --profile or --target, not both")]
     ProfileAndTarget,
     #[error("{0:?} is not a profile name")]
@@ -184,6 +188,49 @@ pub fn env_lines(addr: SocketAddr, path: &str, token_file: &std::path::Path) -> 
         shell_quote(&token_file),
         shell_quote(&token_file),
     )
+}
+
+/// The lines of `grantd env --s3`: the base identity through the container
+/// variables, and S3 through the S3 endpoint. Nothing else goes to grantd:
+/// never `AWS_ENDPOINT_URL`, which would send STS and every other service
+/// there too.
+pub fn s3_env_lines(addr: SocketAddr, s3_endpoint: &str, token_file: &std::path::Path) -> String {
+    let mut lines = env_lines(addr, BASE_CREDENTIALS_PATH, token_file);
+    lines.push_str(&format!(
+        "export AWS_ENDPOINT_URL_S3={}\n",
+        shell_quote(s3_endpoint)
+    ));
+    lines
+}
+
+/// The route of the base identity.
+pub const BASE_CREDENTIALS_PATH: &str = "/v1/base-credentials";
+
+/// The S3 endpoint's URL as the daemon at `addr` tells it (`/readyz`), else
+/// the configured `--s3-listen`.
+pub async fn s3_endpoint(
+    addr: SocketAddr,
+    configured: Option<SocketAddr>,
+) -> Result<String, ClientError> {
+    if let Ok((200, body)) = get(addr, "/readyz", None).await {
+        let told = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("s3_endpoint")?.as_str().map(String::from));
+        if let Some(url) = told {
+            return Ok(url);
+        }
+    }
+    match configured {
+        Some(a) if a.port() != 0 => {
+            let ip = if a.ip().is_unspecified() {
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+            } else {
+                a.ip()
+            };
+            Ok(format!("http://{}", SocketAddr::new(ip, a.port())))
+        }
+        _ => Err(ClientError::NoS3Endpoint),
+    }
 }
 
 /// Polls `/readyz` until it answers 200 or `wait` has passed. `locate` is asked
