@@ -257,6 +257,11 @@ impl Decoder {
                     return Ok(Some(Event::Trailers(trailers)));
                 }
                 State::EmitEnd => {
+                    if !input.is_empty() {
+                        return Err(ChunkError::Malformed {
+                            detail: "data after the end of the body",
+                        });
+                    }
                     self.state = State::Done;
                     return Ok(Some(Event::End));
                 }
