@@ -6,6 +6,13 @@ that grant's prefix) runs while moto accepts unauthenticated calls
 policy checks on for every later request. The grants file points the grantd
 emulator's [assume_role] at moto's STS, so each vended key is a real
 AssumeRole session of the grant's role and moto denies anything outside it.
+
+For the S3 endpoint (s3_grants_toml), setup also makes the daemon's base
+identity: an IAM user with long-term keys standing for a SageMaker execution
+role (EXEC_USER), allowed its own bucket (NO_GRANT_BUCKET, which no grant
+covers) and sts:GetCallerIdentity, and nothing on the grants bucket. Moto's
+log names the key id of every request (moto_server_sigfix.py), read by
+Moto.requests().
 """
 
 from __future__ import annotations
@@ -26,20 +33,55 @@ GRANTS = {
     "userb": ([ROLE_B_ARN], "UserB/"),
 }
 
+# The S3 endpoint's stack (s3_grants_toml): the daemon's base identity is an
+# IAM user standing for a SageMaker execution role. It may use its own bucket,
+# which no grant covers, and nothing of the grants bucket: there, only the
+# grants' credentials open anything.
+EXEC_USER = "grantd-test-exec"
+EXEC_USER_ARN = f"arn:aws:iam::{MOTO_ACCOUNT}:user/{EXEC_USER}"
+NO_GRANT_BUCKET = f"sagemaker-us-east-1-{MOTO_ACCOUNT}"
+# RoleA's grants in that stack: (permission, prefix, moto role minting them).
+# Product/ is READ only, minted by a read-only role, so S3 itself refuses a
+# write with the keys of that grant; TeamA/ is a second writable scope, for
+# requests split across two grants (DeleteObjects).
+S3_GRANTS = [
+    ("READ", "Product/", "product-read"),
+    ("READWRITE", "UserA/", "usera"),
+    ("READWRITE", "TeamA/", "teama"),
+]
+READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAcl", "s3:ListMultipartUploadParts"]
+
 
 def role_arn(name: str) -> str:
     return f"arn:aws:iam::{MOTO_ACCOUNT}:role/grantd-test-{name}"
 
 
-def prefix_policy(prefix: str) -> str:
+def prefix_policy(prefix: str, actions: str | list[str] = "s3:*") -> str:
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": f"arn:aws:s3:::{BUCKET}/{prefix}*"},
+            {"Effect": "Allow", "Action": actions, "Resource": f"arn:aws:s3:::{BUCKET}/{prefix}*"},
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}",
              "Condition": {"StringLike": {"s3:prefix": f"{prefix}*"}}},
         ],
     })
+
+
+# moto role name -> its policy: one per grant of GRANTS and S3_GRANTS.
+ROLE_POLICIES = {
+    **{name: prefix_policy(prefix) for name, (_, prefix) in GRANTS.items()},
+    "product-read": prefix_policy("Product/", READ_ACTIONS),
+    "teama": prefix_policy("TeamA/"),
+}
+
+EXEC_POLICY = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "s3:*",
+         "Resource": [f"arn:aws:s3:::{NO_GRANT_BUCKET}", f"arn:aws:s3:::{NO_GRANT_BUCKET}/*"]},
+        {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+    ],
+})
 
 
 class Moto(Service):
@@ -52,7 +94,7 @@ class Moto(Service):
         super().__init__(f"moto-{self.port}", [str(VENV_BIN / "python"), str(Path(__file__).with_name("moto_server_sigfix.py")), "-H", "127.0.0.1", "-p", str(self.port)],
                          env, workdir)
         wait_for(lambda: http("GET", self.url + "/moto-api/data.json")[0] == 200, 30, "moto_server", self)
-        self.admin_key, self.admin_secret = self._setup()
+        self.admin_key, self.admin_secret, self.exec_key, self.exec_secret = self._setup()
         if enforce:
             status, _, body = http("POST", self.url + "/moto-api/reset-auth", {"Content-Type": "text/plain"}, b"0")
             assert status == 200, body
@@ -73,17 +115,20 @@ class Moto(Service):
     def _setup(self):
         s3, iam = self.client("s3"), self.client("iam")
         s3.create_bucket(Bucket=BUCKET)
+        s3.create_bucket(Bucket=NO_GRANT_BUCKET)
         iam.create_user(UserName="grantd-test-admin")
         iam.put_user_policy(UserName="grantd-test-admin", PolicyName="admin", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
         key = iam.create_access_key(UserName="grantd-test-admin")["AccessKey"]
         trust = json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{MOTO_ACCOUNT}:user/grantd-test-admin"}, "Action": "sts:AssumeRole"}]})
-        for name, (_, prefix) in GRANTS.items():
+        for name, policy in ROLE_POLICIES.items():
             iam.create_role(RoleName=f"grantd-test-{name}", AssumeRolePolicyDocument=trust, MaxSessionDuration=43200)
-            iam.put_role_policy(RoleName=f"grantd-test-{name}", PolicyName="grant-prefix",
-                                PolicyDocument=prefix_policy(prefix))
-        return key["AccessKeyId"], key["SecretAccessKey"]
+            iam.put_role_policy(RoleName=f"grantd-test-{name}", PolicyName="grant-prefix", PolicyDocument=policy)
+        iam.create_user(UserName=EXEC_USER)
+        iam.put_user_policy(UserName=EXEC_USER, PolicyName="execution-role", PolicyDocument=EXEC_POLICY)
+        exec_key = iam.create_access_key(UserName=EXEC_USER)["AccessKey"]
+        return key["AccessKeyId"], key["SecretAccessKey"], exec_key["AccessKeyId"], exec_key["SecretAccessKey"]
 
     def grants_toml(self, extra: str = "") -> str:
         """A grantd-emulate scenario: the demo grants, each minted by its moto role."""
@@ -96,6 +141,36 @@ class Moto(Service):
             for g in grantees:
                 lines += ["[[grants]]", f'grantee = "{g}"', f'target = "s3://{BUCKET}/{prefix}*"',
                           'permission = "READWRITE"', f'role_arn = "{role_arn(name)}"', ""]
-        lines += ["[assume_role]", f'endpoint = "{self.url}"', f'access_key_id = "{self.admin_key}"',
-                  f'secret_access_key = "{self.admin_secret}"', 'region = "us-east-1"', ""]
+        lines += self._assume_role_lines()
         return "\n".join(lines) + extra
+
+    def s3_grants_toml(self) -> str:
+        """The S3 endpoint's scenario: the exec user's key id is RoleA (as
+        GetCallerIdentity at the emulator tells it), with S3_GRANTS, each minted
+        by its moto role; RoleB keeps UserB/, which RoleA has no grant for."""
+        lines = [
+            f'account_id = "{ACCOUNT}"', 'region = "us-east-1"', "",
+            "[[identities]]", f'arn = "{ROLE_A_ARN}"', f'access_key_id = "{self.exec_key}"', "",
+            "[[identities]]", f'arn = "{ROLE_B_ARN}"', 'access_key_id = "AKIAGRANTDDEMOROLEB"', "",
+        ]
+        grants = [(ROLE_A_ARN, p, prefix, role) for p, prefix, role in S3_GRANTS]
+        grants.append((ROLE_B_ARN, "READWRITE", "UserB/", "userb"))
+        for grantee, permission, prefix, role in grants:
+            lines += ["[[grants]]", f'grantee = "{grantee}"', f'target = "s3://{BUCKET}/{prefix}*"',
+                      f'permission = "{permission}"', f'role_arn = "{role_arn(role)}"', ""]
+        lines += self._assume_role_lines()
+        return "\n".join(lines)
+
+    def _assume_role_lines(self) -> list[str]:
+        return ["[assume_role]", f'endpoint = "{self.url}"', f'access_key_id = "{self.admin_key}"',
+                f'secret_access_key = "{self.admin_secret}"', 'region = "us-east-1"', ""]
+
+    def requests(self) -> list[tuple[str, str, str]]:
+        """(method, path, access key id) of every request moto handled so far,
+        from the access log of moto_server_sigfix.py."""
+        out = []
+        for line in self.log_text().splitlines():
+            if line.startswith("moto-request "):
+                _, method, path, key = line.split(" ", 3)
+                out.append((method, path, key.removeprefix("key=")))
+        return out
