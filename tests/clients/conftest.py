@@ -226,7 +226,8 @@ class Daemon(Service):
     """`grantd serve` pointed at an emulator, with RoleA as its base identity."""
 
     def __init__(self, workdir: Path, emulator: Emulator, imds: bool = True,
-                 profiles: dict = PROFILES, extra_args: list[str] = ()):
+                 profiles: dict = PROFILES, extra_args: list[str] = (),
+                 base_keys: tuple[str, str] = (ROLE_A_KEY, ROLE_A_SECRET), extra_env: dict | None = None):
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.addr_file = workdir / "grantd.addr"
@@ -238,14 +239,15 @@ class Daemon(Service):
                 "--token-file", str(self.token_file), "--config", str(self.config_file), *extra_args]
         if imds:
             argv.append("--imds")
-        # The daemon's own identity: RoleA's keys, upstream = the emulator.
+        # The daemon's own identity: RoleA's keys (or base_keys), upstream = the emulator.
         self.daemon_env = base_env(
             HOME=str(workdir), RUST_LOG="info",
             AWS_ENDPOINT_URL_S3_CONTROL=emulator.url, AWS_ENDPOINT_URL_STS=emulator.url,
-            AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID=ROLE_A_KEY, AWS_SECRET_ACCESS_KEY=ROLE_A_SECRET,
+            AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID=base_keys[0], AWS_SECRET_ACCESS_KEY=base_keys[1],
             AWS_EC2_METADATA_DISABLED="true",
             AWS_CONFIG_FILE=str(workdir / "no-aws-config"),
             AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-aws-credentials"),
+            **(extra_env or {}),
         )
         super().__init__("grantd", argv, self.daemon_env, workdir)
         wait_for(lambda: read_addr_file(self.addr_file), STARTUP_TIMEOUT, "grantd addr file", self)
@@ -306,6 +308,29 @@ class Daemon(Service):
             env.pop(k, None)
         env.update({k: str(v) for k, v in extra.items() if v is not None})
         return {k: v for k, v in env.items() if v is not None}
+
+    def s3_env(self, **extra) -> dict:
+        """Environment of an unchanged client of the S3 endpoint, built from
+        `eval "$(grantd env --s3)"` alone: the base identity through FULL_URI
+        (both token forms) and AWS_ENDPOINT_URL_S3 = the daemon's S3 endpoint."""
+        exports, unsets = self.env_lines("--s3")
+        assert exports["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == self.url + "/v1/base-credentials", exports
+        assert exports["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] == str(self.token_file), exports
+        assert exports["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == self.token
+        assert exports["AWS_ENDPOINT_URL_S3"].startswith("http://127.0.0.1:"), exports
+        assert "AWS_ENDPOINT_URL" not in exports, exports
+        assert "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" in unsets, unsets
+        env = client_base_env(self.workdir)
+        env.update(exports)
+        for k in unsets:
+            env.pop(k, None)
+        env.update({k: str(v) for k, v in extra.items() if v is not None})
+        return env
+
+    def metrics(self) -> str:
+        status, _, body = http("GET", self.url + "/metrics")
+        assert status == 200, body
+        return body.decode()
 
 
 def client_base_env(workdir: Path, **extra) -> dict:
@@ -408,7 +433,8 @@ def moto(tmp_path_factory):
 # ---------------------------------------------------------------- spark
 
 
-def spark_defaults(conf_dir: Path, client_env: dict, s3_endpoint: str, bucket: str = BUCKET) -> Path:
+def spark_defaults(conf_dir: Path, client_env: dict, s3_endpoint: str, bucket: str = BUCKET,
+                   extra: dict | None = None) -> Path:
     """Write SPARK_CONF_DIR/spark-defaults.conf: the whole grantd setup for s3a.
 
     Credentials: Hadoop 3.3's IAMInstanceCredentialsProvider (AWS SDK v1
@@ -437,6 +463,7 @@ def spark_defaults(conf_dir: Path, client_env: dict, s3_endpoint: str, bucket: s
         # Fail fast and visibly: one SDK attempt, one S3A retry.
         "spark.hadoop.fs.s3a.attempts.maximum": "1",
         "spark.hadoop.fs.s3a.retry.limit": "1",
+        **(extra or {}),
     }
     conf_dir.mkdir(parents=True, exist_ok=True)
     (conf_dir / "spark-defaults.conf").write_text("".join(f"{k} {v}\n" for k, v in conf.items()))
