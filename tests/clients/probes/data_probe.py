@@ -17,7 +17,9 @@ prints a secret or the token.
     python data_probe.py second-profile INPUT.csv PREFIX PROFILE
         the README's cells for a second profile of ~/.aws/config
 
-Bucket: PROBE_BUCKET. PROBE_WITHOUT_BOTO3=1 makes `import boto3` fail, as in
+Bucket: PROBE_BUCKET. PROBE_PYARROW_ENDPOINT_OVERRIDE=URL: the pyarrow case
+builds S3FileSystem(endpoint_override=URL) itself instead of from_uri.
+PROBE_WITHOUT_BOTO3=1 makes `import boto3` fail, as in
 a venv that has polars but not boto3: polars then uses its own Rust chain
 (object_store) instead of boto3's.
 """
@@ -84,8 +86,15 @@ def pyarrow_case(src: str, prefix: str, denied: str) -> dict:
 
     data = open(src, "rb").read()
     # from_uri reads AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; S3FileSystem()
-    # built directly does not (README, Per client).
-    fs, _ = pafs.FileSystem.from_uri(f"s3://{BUCKET}/{prefix}")
+    # built directly does not (README, Per client): PROBE_PYARROW_ENDPOINT_OVERRIDE
+    # builds it directly, with that endpoint_override, as a program would in code.
+    override = os.environ.get("PROBE_PYARROW_ENDPOINT_OVERRIDE")
+    if override:
+        fs = pafs.S3FileSystem(endpoint_override=override)
+        dataset_source = {"source": f"{BUCKET}/{prefix}dataset/", "filesystem": fs}
+    else:
+        fs, _ = pafs.FileSystem.from_uri(f"s3://{BUCKET}/{prefix}")
+        dataset_source = {"source": f"s3://{BUCKET}/{prefix}dataset/"}
     out = {}
 
     def stream_round_trip():
@@ -99,7 +108,7 @@ def pyarrow_case(src: str, prefix: str, denied: str) -> dict:
         half = table.num_rows // 2
         for i, part in enumerate([table.slice(0, half), table.slice(half)]):
             pq.write_table(part, f"{BUCKET}/{prefix}dataset/part-{i}.parquet", filesystem=fs)
-        back = ds.dataset(f"s3://{BUCKET}/{prefix}dataset/", format="parquet").to_table()
+        back = ds.dataset(**dataset_source, format="parquet").to_table()
         return back.to_pandas().sort_values("id").to_csv(index=False)
 
     def denied_write():

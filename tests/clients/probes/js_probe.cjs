@@ -4,6 +4,8 @@
 //
 //   NODE_PATH=.cache/clients/node/node_modules node js_probe.cjs
 //   ... node js_probe.cjs list PREFIX    # then S3 ListObjectsV2 on PROBE_BUCKET
+//   ... node js_probe.cjs put KEY BODY   # S3 PutObject of BODY (UTF-8)
+//   ... node js_probe.cjs get KEY        # S3 GetObject, prints the body
 "use strict";
 
 const { fromNodeProviderChain } = require("@aws-sdk/credential-providers");
@@ -29,18 +31,28 @@ async function main() {
   info.has_token = Boolean(creds.sessionToken);
   info.credential_provider = creds.$source ? Object.keys(creds.$source) : undefined;
 
-  const [op, arg] = process.argv.slice(2);
-  if (op === "list") {
-    const { S3Client, ListObjectsV2Command } = require("@aws-sdk/client-s3");
+  const [op, arg, body] = process.argv.slice(2);
+  if (op === "list" || op === "put" || op === "get") {
+    const {
+      S3Client, ListObjectsV2Command, PutObjectCommand, GetObjectCommand,
+    } = require("@aws-sdk/client-s3");
     // Endpoint from AWS_ENDPOINT_URL_S3, region from AWS_REGION: both standard.
     const s3 = new S3Client({ forcePathStyle: true });
+    const Bucket = process.env.PROBE_BUCKET;
     try {
-      const r = await s3.send(
-        new ListObjectsV2Command({ Bucket: process.env.PROBE_BUCKET, Prefix: arg })
-      );
-      info.keys = (r.Contents || []).map((o) => o.Key);
+      if (op === "list") {
+        const r = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: arg }));
+        info.keys = (r.Contents || []).map((o) => o.Key);
+      } else if (op === "put") {
+        const r = await s3.send(new PutObjectCommand({ Bucket, Key: arg, Body: body }));
+        info.etag = r.ETag;
+      } else {
+        const r = await s3.send(new GetObjectCommand({ Bucket, Key: arg }));
+        info.body = await r.Body.transformToString();
+      }
     } catch (e) {
-      out({ ...info, error: e.name, message: String(e.message) }, 1);
+      const status = e.$metadata ? e.$metadata.httpStatusCode : undefined;
+      out({ ...info, error: e.name, message: String(e.message), status }, 1);
       return;
     }
   }
