@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use grantd_common::fs::{self, Owners, PathError};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -19,9 +20,11 @@ use crate::cache::Cache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::s3::upstream::{BadEndpoint, Upstream};
+use crate::s3::{S3Settings, S3State};
 use crate::server::{self, AppState, Shared};
 use crate::token::{self, Origin, Token, TokenError};
-use crate::upstream::Upstream;
+use crate::upstream::Upstream as GrantsUpstream;
 use crate::upstream::aws::{AwsUpstream, LoadError};
 
 /// Exit code for bad configuration (EX_USAGE).
@@ -44,6 +47,21 @@ pub enum DaemonError {
     },
     #[error("cannot read the bound address")]
     BoundAddr(#[source] std::io::Error),
+    /// The S3 endpoint's upstream is unusable; a configuration problem.
+    #[error(transparent)]
+    S3Endpoint(#[from] BadEndpoint),
+    /// A configuration problem.
+    #[error(
+        "AWS_ENDPOINT_URL_S3 ({endpoint}) is grantd's own S3 endpoint: every request would \
+         come back to it; unset it in the daemon's environment, or point it at S3"
+    )]
+    S3Loop { endpoint: String },
+    /// A configuration problem.
+    #[error(
+        "the S3 endpoint needs the daemon's own AWS credentials to check signatures, and the \
+         credential chain gave none"
+    )]
+    S3NoBase,
     /// The address file's directory is not this user's alone; a configuration problem.
     #[error(
         "{}: refusing to write the address file there (choose another with --addr-file or \
@@ -69,7 +87,10 @@ impl DaemonError {
         match self {
             DaemonError::Token(_)
             | DaemonError::Upstream(_)
-            | DaemonError::UntrustedAddrFile { .. } => EXIT_CONFIG,
+            | DaemonError::UntrustedAddrFile { .. }
+            | DaemonError::S3Endpoint(_)
+            | DaemonError::S3Loop { .. }
+            | DaemonError::S3NoBase => EXIT_CONFIG,
             DaemonError::Bind { .. } | DaemonError::BoundAddr(_) | DaemonError::AddrFile { .. } => {
                 1
             }
@@ -111,6 +132,11 @@ pub async fn serve(
             source,
         })?;
     let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
+    let s3 = match settings.s3.listen {
+        Some(addr) => Some(bind_s3(addr, &settings.s3, upstream.region(), base.clone()).await?),
+        None => None,
+    };
+    let s3_bound = s3.as_ref().map(|(_, _, bound)| *bound);
     if let Some(path) = &files.addr_file {
         fs::write_atomic(path, bound.to_string().as_bytes(), 0o644).map_err(|source| {
             DaemonError::AddrFile {
@@ -128,12 +154,14 @@ pub async fn serve(
         profiles = settings.profiles.list.len(),
         imds = settings.server.imds,
         allowed_uids = ?settings.server.allowed_uids,
+        s3_listen = ?s3_bound,
+        s3_fallback = settings.s3.fallback.as_str(),
         "grantd serving"
     );
     on_bound(bound, &token);
 
     let clock: SharedClock = Arc::new(SystemClock);
-    let upstream: Arc<dyn Upstream> = Arc::new(upstream);
+    let upstream: Arc<dyn GrantsUpstream> = Arc::new(upstream);
     let cache = Cache::new(
         upstream.clone(),
         clock.clone(),
@@ -149,18 +177,94 @@ pub async fn serve(
             ready: ready.clone(),
             clock,
             base,
-            s3_endpoint: None,
+            s3_endpoint: s3_bound,
         },
         &settings.server,
     ));
-    let readiness = tokio::spawn(become_ready(upstream, ready, cache, settings.clone()));
-    server::run(listener, state, shutdown).await;
+    let readiness = tokio::spawn(become_ready(
+        upstream,
+        ready,
+        cache.clone(),
+        settings.clone(),
+    ));
+    let shutdown = shutdown.shared();
+    let s3_server = async {
+        if let Some((listener, upstream, _)) = s3 {
+            let state = Arc::new(S3State {
+                cache,
+                base: state.base.identity.clone().expect("bind_s3 checked it"),
+                settings: settings.s3.clone(),
+                upstream,
+                peers: state.peers.clone(),
+                limits: s3_limits(&settings.server),
+                metrics: state.metrics.clone(),
+                clock: state.clock.clone(),
+            });
+            server::listener::run(listener, state, shutdown.clone()).await;
+        }
+    };
+    tokio::join!(
+        server::run(listener, state.clone(), shutdown.clone()),
+        s3_server
+    );
     readiness.abort();
     if let Some(path) = &settings.files.addr_file {
         let _ = std::fs::remove_file(path);
     }
     info!("grantd stopped");
     Ok(())
+}
+
+/// The S3 endpoint's listener and upstream. Refuses to start without a base
+/// identity to check signatures against, and an upstream that is this very
+/// listener (every request would come back to it).
+async fn bind_s3(
+    addr: SocketAddr,
+    s3: &S3Settings,
+    region: &str,
+    base: Option<Arc<BaseIdentity>>,
+) -> Result<(TcpListener, Upstream, SocketAddr), DaemonError> {
+    if base.is_none() {
+        return Err(DaemonError::S3NoBase);
+    }
+    let upstream = Upstream::new(s3.upstream_endpoint.as_deref(), region.to_string())?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
+    if let Some(authority) = upstream.endpoint_authority()
+        && is_same_listener(authority, bound)
+    {
+        return Err(DaemonError::S3Loop {
+            endpoint: authority.to_string(),
+        });
+    }
+    Ok((listener, upstream, bound))
+}
+
+/// Whether `authority` (`host:port` of a URL) names the listener at `bound`.
+fn is_same_listener(authority: &str, bound: SocketAddr) -> bool {
+    let Some((host, port)) = authority.rsplit_once(':') else {
+        return false;
+    };
+    if port.parse::<u16>() != Ok(bound.port()) {
+        return false;
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let local = |ip: std::net::IpAddr| ip.is_loopback() || ip.is_unspecified();
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip == bound.ip() || (local(ip) && local(bound.ip())),
+        Err(_) => host.eq_ignore_ascii_case("localhost") && local(bound.ip()),
+    }
+}
+
+/// The S3 endpoint's limits: the server's, with S3's idle time and header size.
+fn s3_limits(server: &crate::server::ServerSettings) -> server::Limits {
+    server::Limits {
+        header_read_timeout: crate::s3::settings::DEFAULT_IDLE_TIMEOUT,
+        max_header_bytes: crate::s3::settings::DEFAULT_MAX_HEADER_BYTES,
+        ..server.limits.clone()
+    }
 }
 
 /// Checks, before anything binds, that the address file goes into an
@@ -187,7 +291,7 @@ fn check_addr_file_dir(path: &Path) -> Result<(), DaemonError> {
 /// Resolves the upstream identity (retrying with backoff), warms every
 /// profile, then marks the daemon ready.
 async fn become_ready(
-    upstream: Arc<dyn Upstream>,
+    upstream: Arc<dyn GrantsUpstream>,
     ready: Arc<OnceLock<String>>,
     cache: Cache,
     settings: Settings,

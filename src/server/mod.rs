@@ -1,14 +1,9 @@
-//! The loopback HTTP server: connection handling, limits and shutdown.
+//! The loopback HTTP server of the credential routes.
 //!
-//! Owns the accept loop ([`run`]) and each connection's life: the peer's uid
-//! is looked up once at accept ([`peer`]) and decided once ([`auth`]), the
-//! connection is admitted or shed at once ([`slots`]: per-user caps, never a
-//! wait in the kernel backlog), then served under a header-read timeout
-//! (which hyper also applies while a kept-alive connection waits for its
-//! next request, so idle connections close after it) and a header size
-//! limit, and drained gracefully on shutdown. Also owns the state every
-//! handler shares ([`AppState`]) and the two steps both credential routes
-//! take: naming a profile, and asking the cache within the in-flight limit.
+//! Owns the state every handler shares ([`AppState`]) and the two steps both
+//! credential routes take: naming a profile, and asking the cache within the
+//! in-flight limit. The life of each connection (peer lookup, per-user
+//! places, timeouts, drain) is [`listener`]'s, shared with the S3 endpoint.
 //!
 //! A request goes through [`routes`] (parse the path once into a `Route`,
 //! dispatch on it), [`auth`] (peer, Host, bearer token), [`query`] (the scope a
@@ -19,6 +14,7 @@
 pub mod auth;
 pub mod imds;
 pub mod limit;
+pub mod listener;
 pub mod peer;
 pub mod query;
 pub mod refusals;
@@ -27,25 +23,23 @@ pub mod routes;
 pub mod settings;
 pub mod slots;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::net::{TcpListener, TcpStream};
-use tracing::{debug, info, warn};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use tokio::net::TcpListener;
+use tracing::info;
 
 use self::auth::{Peer, PeerPolicy};
 use self::limit::InflightLimit;
+pub use self::listener::Handler;
 use self::response::ApiError;
 pub use self::settings::*;
-use self::slots::Slots;
 use crate::base::BaseIdentity;
 use crate::cache::{Cache, CacheErrorKind, Vended};
 use crate::clock::SharedClock;
@@ -185,87 +179,33 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-/// Serves `listener` until `shutdown` completes, then stops accepting and
-/// drains open requests for up to `limits.grace`.
+/// Serves `listener` with the credential routes until `shutdown`
+/// completes, then drains open requests for up to `limits.grace`.
 pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
-    let slots = Slots::new(
-        state.limits.max_connections,
-        state.limits.max_connections_per_uid,
-    );
-    let graceful = GracefulShutdown::new();
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(state.limits.header_read_timeout)
-        .max_buf_size(state.limits.max_header_bytes.max(8192))
-        .keep_alive(true);
-    tokio::pin!(shutdown);
-    loop {
-        // Never wait for a free place before accepting: a connection that
-        // finds none is closed at once, so a flood cannot hold the owner's
-        // clients in the kernel backlog.
-        let (stream, addr) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(
-            stream,
-            addr,
-            state.clone(),
-            slots.clone(),
-            http.clone(),
-            graceful.watcher(),
-        ));
-    }
-    drop(listener);
-    info!("stopped accepting; draining open requests");
-    tokio::select! {
-        _ = graceful.shutdown() => info!("drained"),
-        _ = tokio::time::sleep(state.limits.grace) => {
-            warn!(grace_s = state.limits.grace.as_secs(), "grace period ran out; closing open connections")
-        }
-    }
+    listener::run(listener, state, shutdown).await
 }
 
-/// One connection: its peer looked up and decided once, a place taken or
-/// the connection closed, then its requests served.
-async fn connection(
-    stream: TcpStream,
-    addr: std::net::SocketAddr,
-    state: Arc<AppState>,
-    slots: Arc<Slots>,
-    http: http1::Builder,
-    watcher: Watcher,
-) {
-    let Ok(local) = stream.local_addr() else {
-        return;
-    };
-    let peer = state.peers.decide(addr, peer::lookup(addr, local).await);
-    let _slot = match slots.admit(peer.uid, peer.is_owner) {
-        Ok(slot) => slot,
-        Err(shed) => {
-            state.metrics.shed(shed.label());
-            debug!(peer = %addr, uid = ?peer.uid, reason = %shed, "connection shed");
-            return;
-        }
-    };
-    debug!(peer = %addr, uid = ?peer.uid, "connection");
-    let peer = Arc::new(peer);
-    let service = service_fn(move |req| {
-        let (state, peer) = (state.clone(), peer.clone());
-        async move { Ok::<_, Infallible>(routes::handle(&state, &peer, req).await) }
-    });
-    let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
-    if let Err(e) = conn.await {
-        debug!(peer = %addr, error = %e, "connection ended with an error");
+impl Handler for AppState {
+    type Body = Full<Bytes>;
+
+    fn peers(&self) -> &PeerPolicy {
+        &self.peers
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    async fn handle(
+        self: Arc<Self>,
+        peer: Arc<Peer>,
+        req: Request<Incoming>,
+    ) -> Response<Full<Bytes>> {
+        routes::handle(&self, &peer, req).await
     }
 }
 

@@ -158,6 +158,21 @@ fn a_forged_chunk_signature_is_refused_before_its_bytes() {
 }
 
 #[test]
+fn a_decoder_prints_no_signature() {
+    let mut decoder = signed(66_560);
+    let body = documented_body(SIGNATURES, None);
+    // Mid-chunk: the chunk's signature is held.
+    decoder
+        .next_event(&mut BytesMut::from(&body[..1000]))
+        .unwrap();
+    let printed = format!("{decoder:?}");
+    assert!(
+        !printed.contains(&SIGNATURES[0][..16]) && !printed.contains(&SEED[..16]),
+        "{printed}"
+    );
+}
+
+#[test]
 fn a_truncated_body_is_incomplete_at_eof() {
     let body = documented_body(SIGNATURES, None);
     for cut in [

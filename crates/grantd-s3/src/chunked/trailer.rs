@@ -14,7 +14,7 @@ pub(super) const MAX_TRAILERS: usize = 8;
 const SIGNATURE: &str = "x-amz-trailer-signature";
 
 /// The trailer lines read so far.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct TrailerBlock {
     lines: Vec<(String, String)>,
     /// `Some(None)`: a signature line that is not 64 hex digits.

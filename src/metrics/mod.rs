@@ -11,6 +11,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub mod s3;
+
 /// Upper bounds (seconds) of the upstream latency histogram.
 const LATENCY_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -68,6 +70,8 @@ pub struct Metrics {
     pub denials_served: AtomicU64,
     pub coalesced_waits: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// The S3 endpoint's.
+    pub s3: s3::S3Metrics,
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
@@ -258,6 +262,8 @@ impl Metrics {
             let _ = writeln!(w, "{name}_sum{{{labels}}} {}", h.sum);
             let _ = writeln!(w, "{name}_count{{{labels}}} {}", h.count);
         }
+
+        self.s3.render(w);
 
         let name = "grantd_credentials_seconds_to_expiry";
         header(
