@@ -21,6 +21,9 @@ PLAN.json is a list of steps, each an object with "op" and its arguments:
     delete_objects bucket keys             DeleteObjects (not quiet)
     copy     bucket key src_key [src_bucket]   CopyObject
     delete   bucket key                    DeleteObject
+    presign  bucket key out [sigv4]        generate_presigned_url('get_object') (SigV4 when sigv4
+                                           is true, else botocore's default for S3), fetched with
+                                           plain urllib; body written to `out`
 
 Prints one JSON line: {"client": "boto3", "steps": [...]}, each step
 {"op", "ok": true, ...} or {"op", "ok": false, "error": CODE, "status": N,
@@ -103,6 +106,28 @@ def run_step(session, s3, step):
     if op == "delete":
         s3.delete_object(Bucket=b, Key=step["key"])
         return {}
+    if op == "presign":
+        import urllib.error
+        import urllib.request
+
+        import botocore.config
+
+        cfg = {"signature_version": "s3v4"} if step.get("sigv4") else {}
+        signer = session.client("s3", config=botocore.config.Config(s3={"addressing_style": "path"}, **cfg))
+        url = signer.generate_presigned_url("get_object", Params={"Bucket": b, "Key": step["key"]}, ExpiresIn=300)
+        query = sorted(p.split("=", 1)[0] for p in url.split("?", 1)[1].split("&"))
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(url, timeout=30) as r:
+                body = r.read()
+        except urllib.error.HTTPError as e:
+            text = e.read().decode(errors="replace")
+            code = text.split("<Code>", 1)[-1].split("</Code>", 1)[0] if "<Code>" in text else None
+            msg = text.split("<Message>", 1)[-1].split("</Message>", 1)[0] if "<Message>" in text else text[:300]
+            return {"query": query, "http_status": e.code, "error_code": code, "error_message": msg}
+        with open(step["out"], "wb") as f:
+            f.write(body)
+        return {"query": query, "http_status": 200, "length": len(body)}
     raise ValueError(f"unknown op {op}")
 
 
