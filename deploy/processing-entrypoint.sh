@@ -10,6 +10,14 @@
 #   ContainerArguments:  ["python3", "/opt/ml/processing/code/job.py"]
 #
 # Environment (all optional):
+#   GRANTD_MODE            credentials (default): the job's identity is one
+#                          grant's (GRANTD_CLIENT_PROFILE), and its data goes
+#                          straight to S3; s3: the job keeps the container's
+#                          own identity for every AWS call, and its S3 calls
+#                          (s3a too, through a spark-defaults.conf in the run
+#                          directory) go through grantd's S3 endpoint, a grant
+#                          chosen per request
+#   GRANTD_S3_LISTEN       the S3 endpoint in s3 mode (default 127.0.0.1:7913)
 #   GRANTD_BIN             the binary (default: grantd on PATH)
 #   GRANTD_CONFIG          TOML with the profiles (see README)
 #   GRANTD_CLIENT_PROFILE  profile the job uses (default: the daemon's default profile)
@@ -38,6 +46,9 @@ die() {
 }
 
 (($# > 0)) || die 64 "no job given: pass the job's command as arguments"
+mode=${GRANTD_MODE:-credentials}
+[[ $mode == credentials || $mode == s3 ]] ||
+  die 64 "GRANTD_MODE must be credentials or s3, not '$mode'"
 bin=${GRANTD_BIN:-grantd}
 command -v "$bin" >/dev/null || die 64 "grantd binary not found: $bin"
 [[ ${GRANTD_READY_TIMEOUT:-60} =~ ^[0-9]+$ ]] ||
@@ -63,6 +74,7 @@ fi
 export GRANTD_TOKEN_FILE=${GRANTD_TOKEN_FILE:-$run/token}
 export GRANTD_ADDR_FILE=${GRANTD_ADDR_FILE:-$run/addr}
 export GRANTD_LISTEN=${GRANTD_LISTEN:-127.0.0.1:7911}
+[[ $mode == s3 ]] && export GRANTD_S3_LISTEN=${GRANTD_S3_LISTEN:-127.0.0.1:7913}
 # No daemon of ours runs yet: an address file here is a leftover.
 rm -f -- "$GRANTD_ADDR_FILE"
 
@@ -116,7 +128,9 @@ kill -0 "$grantd_pid" 2>/dev/null || not_ready "it exited"
 # RELATIVE_URI. Captured first: `eval "$(failing command)"` evaluates nothing
 # and succeeds, which once ran the job with the execution role.
 profile_args=() for_profile=""
-if [[ -n ${GRANTD_CLIENT_PROFILE:-} ]]; then
+if [[ $mode == s3 ]]; then
+  profile_args=(--s3 --spark-conf-dir "$run/spark") for_profile=" (s3 mode)"
+elif [[ -n ${GRANTD_CLIENT_PROFILE:-} ]]; then
   profile_args=(--profile "$GRANTD_CLIENT_PROFILE")
   for_profile=" for profile '$GRANTD_CLIENT_PROFILE'"
 fi
@@ -124,11 +138,16 @@ client_env=$("$bin" env "${profile_args[@]}") ||
   die $? "grantd env failed$for_profile; the job does not run"
 [[ $client_env == *"export AWS_CONTAINER_CREDENTIALS_FULL_URI="* ]] ||
   die 70 "grantd env printed no AWS_CONTAINER_CREDENTIALS_FULL_URI; the job does not run"
+[[ $mode == credentials || $client_env == *"export AWS_ENDPOINT_URL_S3="* ]] ||
+  die 70 "grantd env --s3 printed no AWS_ENDPOINT_URL_S3; the job does not run"
 eval "$client_env"
 # The daemon answers the job's route with credentials (an unknown profile or a
-# denied scope stops here, not inside the job). The answer is discarded.
-"$bin" creds "${profile_args[@]}" --format process >/dev/null ||
-  die 70 "grantd does not vend the job's credentials$for_profile; the job does not run"
+# denied scope stops here, not inside the job). The answer is discarded. In
+# s3 mode the route is the container's own identity, which `ready` checked.
+if [[ $mode == credentials ]]; then
+  "$bin" creds "${profile_args[@]}" --format process >/dev/null ||
+    die 70 "grantd does not vend the job's credentials$for_profile; the job does not run"
+fi
 
 # grantd's own host too, when it listens on another loopback address than 127.0.0.1.
 uri_host=${AWS_CONTAINER_CREDENTIALS_FULL_URI#http://}

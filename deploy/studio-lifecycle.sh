@@ -6,6 +6,12 @@
 # notebook kernel and Spark session started from them use it. Under 16,384
 # characters.
 #
+#   GRANTD_MODE        s3 (default): shells and kernels keep the execution
+#                      role for every AWS call, and S3 goes through grantd's
+#                      S3 endpoint, a grant chosen per request (Spark s3a too,
+#                      through a spark-defaults.conf of ours); credentials:
+#                      the default profile's grant is their only identity
+#   GRANTD_S3_LISTEN   the S3 endpoint, defaults to 127.0.0.1:7913
 #   GRANTD_WHEEL       a wheel to pip install into GRANTD_VENV: a path, an
 #                      s3:// URL (fetched with the execution role), or
 #                      anything pip takes (e.g. grantd==0.1.0 with PIP_INDEX_URL)
@@ -38,7 +44,12 @@ if [[ -n $GRANTD_WHEEL ]]; then
 fi
 GRANTD_BIN=${GRANTD_BIN:-$HOME/.local/bin/grantd}
 GRANTD_CONFIG=${GRANTD_CONFIG:-$CONF_DIR/grantd.toml}
+GRANTD_MODE=${GRANTD_MODE:-s3}
 me=studio-lifecycle
+case $GRANTD_MODE in
+  s3 | credentials) ;;
+  *) echo "$me: GRANTD_MODE must be s3 or credentials, not '$GRANTD_MODE'" >&2; exit 1 ;;
+esac
 
 # A directory is private when it is a real directory (not a symlink) that we
 # own and nobody else can write: then nobody else planted a file in it.
@@ -139,6 +150,8 @@ export GRANTD_LISTEN='${GRANTD_LISTEN:-127.0.0.1:7911}'
 export GRANTD_IMDS='${GRANTD_IMDS:-false}'
 RUN_DIR='$RUN_DIR'
 ENV
+[[ $GRANTD_MODE == s3 ]] &&
+  echo "export GRANTD_S3_LISTEN='${GRANTD_S3_LISTEN:-127.0.0.1:7913}'" >>"$tmp"
 mv -f -- "$tmp" "$CONF_DIR/daemon.env"
 # shellcheck disable=SC1091
 source "$CONF_DIR/daemon.env"
@@ -274,7 +287,15 @@ fi
 
 # Shells: the client environment, with RELATIVE_URI removed. Written whole
 # and renamed, so that a shell starting now reads the old file or the new one.
-client_env=$("$GRANTD_BIN" env)
+# In s3 mode: the execution role through grantd, S3 through its S3 endpoint
+# (for rclone and Spark s3a too: a spark-defaults.conf of ours), no secret in
+# any file.
+if [[ $GRANTD_MODE == s3 ]]; then
+  # Spark's own settings (a SageMaker image ships some) are kept.
+  client_env=$("$GRANTD_BIN" env --s3 --spark-conf-dir "$CONF_DIR/spark")
+else
+  client_env=$("$GRANTD_BIN" env)
+fi
 tmp=$(mktemp "$CONF_DIR/client.env.XXXXXX")
 printf '%s\n%s\n' "$client_env" \
   "export NO_PROXY=\"127.0.0.1,localhost\${NO_PROXY:+,\$NO_PROXY}\"" >"$tmp"
@@ -290,11 +311,11 @@ mkdir -p "$HOME/.ipython/profile_default/startup"
 cat >"$HOME/.ipython/profile_default/startup/00-grantd.py" <<PY
 import os, re
 for _line in open("$CONF_DIR/client.env"):
-    _m = re.match(r"export (AWS_CONTAINER_CREDENTIALS_FULL_URI|AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)='(.*)'$", _line.strip())
+    _m = re.match(r"export ([A-Z0-9_]+)='(.*)'$", _line.strip())
     if _m:
         os.environ[_m.group(1)] = _m.group(2)
 os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = open(os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]).read()
 os.environ.pop("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", None)
 os.environ["NO_PROXY"] = ",".join(filter(None, ["127.0.0.1,localhost", os.environ.get("NO_PROXY")]))
 PY
-echo "grantd ready; new shells and notebook kernels use it (log: $RUN_DIR/grantd.log)"
+echo "grantd ready ($GRANTD_MODE mode); new shells and notebook kernels use it (log: $RUN_DIR/grantd.log)"

@@ -90,6 +90,10 @@ struct EnvArgs {
     /// AWS_ENDPOINT_URL_S3 for S3, a grant chosen per request
     #[arg(long, conflicts_with_all = ["profile", "target", "permission", "privilege", "duration"])]
     s3: bool,
+    /// With --s3: write a Spark configuration for s3a through the S3 endpoint here
+    /// (Spark's own settings kept) and point SPARK_CONF_DIR at it
+    #[arg(long, value_name = "DIR", requires = "s3")]
+    spark_conf_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -253,9 +257,19 @@ async fn env(args: EnvArgs) -> i32 {
     }
     match client::s3_endpoint(addr, settings.s3.listen).await {
         Ok(s3) => {
+            if let Some(dir) = &args.spark_conf_dir
+                && let Err(e) = client::spark::write(dir, &s3, &ProcessEnv)
+            {
+                eprintln!(
+                    "grantd env --s3: cannot write the Spark configuration in {}: {e}",
+                    dir.display()
+                );
+                return 1;
+            }
+            let spark = args.spark_conf_dir.as_deref();
             print!(
                 "{}",
-                client::s3_env_lines(addr, &s3, &settings.files.token_file)
+                client::s3_env_lines(addr, &s3, &settings.files.token_file, spark)
             );
             0
         }

@@ -20,6 +20,7 @@ use crate::scope::{Permission, Privilege, S3Target, ScopeError};
 use crate::wire::process_json;
 
 mod locate;
+pub mod spark;
 
 pub use locate::daemon_addr;
 
@@ -194,12 +195,29 @@ pub fn env_lines(addr: SocketAddr, path: &str, token_file: &std::path::Path) -> 
 /// variables, and S3 through the S3 endpoint. Nothing else goes to grantd:
 /// never `AWS_ENDPOINT_URL`, which would send STS and every other service
 /// there too.
-pub fn s3_env_lines(addr: SocketAddr, s3_endpoint: &str, token_file: &std::path::Path) -> String {
+///
+/// rclone takes the endpoint from `RCLONE_S3_ENDPOINT` (path-style, which
+/// a local endpoint needs); `spark_conf_dir` is where a Spark configuration
+/// for s3a was written ([`spark::write`]).
+pub fn s3_env_lines(
+    addr: SocketAddr,
+    s3_endpoint: &str,
+    token_file: &std::path::Path,
+    spark_conf_dir: Option<&std::path::Path>,
+) -> String {
     let mut lines = env_lines(addr, BASE_CREDENTIALS_PATH, token_file);
+    let s3 = shell_quote(s3_endpoint);
     lines.push_str(&format!(
-        "export AWS_ENDPOINT_URL_S3={}\n",
-        shell_quote(s3_endpoint)
+        "export AWS_ENDPOINT_URL_S3={s3}\n\
+         export RCLONE_S3_ENDPOINT={s3}\n\
+         export RCLONE_S3_FORCE_PATH_STYLE='true'\n"
     ));
+    if let Some(dir) = spark_conf_dir {
+        lines.push_str(&format!(
+            "export SPARK_CONF_DIR={}\n",
+            shell_quote(&dir.display().to_string())
+        ));
+    }
     lines
 }
 

@@ -336,6 +336,31 @@ mod tests {
     use crate::report::Report;
 
     #[test]
+    fn an_s3_upstream_on_the_s3_listener_itself_is_recognised() {
+        let bound: SocketAddr = "127.0.0.1:7913".parse().unwrap();
+        for same in [
+            "127.0.0.1:7913",
+            "localhost:7913",
+            "LOCALHOST:7913",
+            "127.0.0.2:7913",
+            "[::1]:7913",
+        ] {
+            assert!(is_same_listener(same, bound), "{same}");
+        }
+        for other in [
+            "127.0.0.1:7914",
+            "s3.amazonaws.com:7913",
+            "10.0.0.1:7913",
+            "127.0.0.1",
+            "localhost:x",
+        ] {
+            assert!(!is_same_listener(other, bound), "{other}");
+        }
+        let any: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        assert!(is_same_listener("127.0.0.1:9000", any));
+    }
+
+    #[test]
     fn a_failed_bind_exits_1_and_keeps_the_io_error_as_its_source() {
         let e = DaemonError::Bind {
             addr: "127.0.0.1:7911".parse().unwrap(),

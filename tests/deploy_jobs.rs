@@ -160,3 +160,71 @@ fn two_instances_with_one_grantd_token_serve_each_other_s_clients() {
         assert!(!text.contains(token), "the token was shown: {text}");
     }
 }
+
+/// The job of an s3-mode instance: its S3 endpoint, its Spark configuration
+/// and the identity its SDK loads.
+const S3_MODE_JOB: &str = r#"
+echo "s3=$AWS_ENDPOINT_URL_S3"
+echo "uri=$AWS_CONTAINER_CREDENTIALS_FULL_URI"
+echo "relative=${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI-unset}"
+grep '^spark.hadoop.fs.s3a.endpoint ' "$SPARK_CONF_DIR/spark-defaults.conf"
+"$1" sdk-probe
+"#;
+
+#[test]
+fn s3_mode_keeps_the_job_s_own_identity_and_sends_s3_and_s3a_to_its_endpoint() {
+    let emu = emulator(None);
+    let dir = scratch("job-s3-mode");
+    let s3 = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let done = Entrypoint::new(&emu, dir.path(), &sh_job(S3_MODE_JOB, &[BIN]))
+        .env("GRANTD_MODE", "s3")
+        .env("GRANTD_S3_LISTEN", &s3.to_string())
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "/v2/credentials/role",
+        )
+        .output();
+    let text = done.text();
+    let out = done.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("s3=http://{s3}"), "{text}");
+    assert!(
+        lines[1].starts_with("uri=http://127.0.0.1:") && lines[1].ends_with("/v1/base-credentials"),
+        "{text}"
+    );
+    assert_eq!(lines[2], "relative=unset");
+    assert_eq!(
+        lines[3],
+        format!("spark.hadoop.fs.s3a.endpoint http://{s3}")
+    );
+    let probe: serde_json::Value = serde_json::from_str(lines[4]).unwrap();
+    // The container's own identity (RoleA's keys here), served by grantd.
+    assert_eq!(probe["access_key_id"], ROLE_A_KEY, "{text}");
+    done.assert_exit_and_no_daemon(0);
+}
+
+#[test]
+fn an_unknown_mode_stops_the_entrypoint_before_the_job() {
+    let emu = emulator(None);
+    let dir = scratch("job-bad-mode");
+    let marker = dir.path().join("job-ran");
+    let done = Entrypoint::new(
+        &emu,
+        dir.path(),
+        &sh_job(": > \"$1\"", &[marker.to_str().unwrap()]),
+    )
+    .env("GRANTD_MODE", "s4")
+    .output();
+    assert!(
+        done.text()
+            .contains("GRANTD_MODE must be credentials or s3"),
+        "{}",
+        done.text()
+    );
+    assert!(!marker.exists());
+    assert_eq!(done.output.status.code(), Some(64));
+    assert_eq!(done.daemon, None, "a daemon was started");
+}

@@ -15,17 +15,25 @@ use deploy_support::*;
 use studio_support::*;
 
 #[test]
-fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
+fn credentials_mode_starts_one_daemon_and_gives_shells_and_kernels_the_default_grant() {
     let emu = emulator(None);
     let space = Space::new("studio-home");
     let home = space.home();
-    let first = space.lcc(&emu).output().unwrap();
+    let first = space
+        .lcc(&emu)
+        .env("GRANTD_MODE", "credentials")
+        .output()
+        .unwrap();
     assert_success(&first);
     let pid_file = space.run_dir().join("grantd.pid");
     assert_eq!(space.run_dir(), home.join("run/grantd"));
     assert_eq!(mode(&space.run_dir()), 0o700);
     let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let second = space.lcc(&emu).output().unwrap();
+    let second = space
+        .lcc(&emu)
+        .env("GRANTD_MODE", "credentials")
+        .output()
+        .unwrap();
     assert_success(&second);
     assert_eq!(
         std::fs::read_to_string(&pid_file).unwrap(),
@@ -88,6 +96,105 @@ fn studio_lifecycle_config_starts_one_daemon_and_sets_up_shells_and_kernels() {
         probe["access_key_id"].as_str().unwrap().starts_with("ASIA"),
         "{kernel_out}"
     );
+}
+
+#[test]
+fn s3_mode_is_the_default_and_keeps_the_execution_role_with_s3_through_grantd() {
+    let emu = emulator(None);
+    let space = Space::new("studio-s3");
+    let home = space.home();
+    // A Spark configuration the image shipped, which ours builds on.
+    let image_conf = home.join("image-spark-conf");
+    std::fs::create_dir(&image_conf).unwrap();
+    std::fs::write(
+        image_conf.join("spark-defaults.conf"),
+        "spark.executor.memory 2g\nspark.hadoop.fs.s3a.endpoint https://s3.example\n",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let run = space
+            .lcc(&emu)
+            .env("SPARK_CONF_DIR", &image_conf)
+            .output()
+            .unwrap();
+        assert_success(&run);
+        assert!(String::from_utf8_lossy(&run.stdout).contains("(s3 mode)"));
+    }
+    assert_eq!(daemons_with_home(home).len(), 1);
+    let s3 = format!("http://{}", space.s3_addr());
+    assert!(
+        space
+            .client_env("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .ends_with("/v1/base-credentials")
+    );
+    assert_eq!(space.client_env("AWS_ENDPOINT_URL_S3"), s3);
+    assert_eq!(space.client_env("RCLONE_S3_ENDPOINT"), s3);
+    let text = std::fs::read_to_string(home.join(".config/grantd/client.env")).unwrap();
+    assert!(!text.contains("export AWS_ENDPOINT_URL="), "{text}");
+    assert!(!text.contains(&space.token()), "the token is in client.env");
+
+    // Spark: the image's settings, less its s3a endpoint, then ours; written
+    // whole on each run, so the second run added nothing.
+    let spark_dir = PathBuf::from(space.client_env("SPARK_CONF_DIR"));
+    let conf = std::fs::read_to_string(spark_dir.join("spark-defaults.conf")).unwrap();
+    assert_eq!(
+        conf,
+        format!(
+            "spark.executor.memory 2g\n\
+             spark.hadoop.fs.s3a.endpoint {s3}\n\
+             spark.hadoop.fs.s3a.path.style.access true\n\
+             spark.hadoop.fs.s3a.connection.ssl.enabled false\n\
+             spark.hadoop.fs.s3a.aws.credentials.provider org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider\n"
+        )
+    );
+
+    // A kernel: the execution role (the daemon's own identity, RoleA's
+    // long-term keys here) through grantd, S3 through its endpoint.
+    let startup = home.join(".ipython/profile_default/startup/00-grantd.py");
+    let mut kernel = Command::new("python3");
+    client_env(&mut kernel);
+    let kernel = kernel
+        .arg("-c")
+        .arg(format!(
+            "import os; os.environ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']='/x'; exec(open('{}').read()); \
+             print(os.environ['AWS_ENDPOINT_URL_S3']); print(os.environ['SPARK_CONF_DIR']); \
+             print('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' in os.environ); \
+             import subprocess; print(subprocess.run(['{BIN}', 'sdk-probe'], capture_output=True, check=True).stdout.decode())",
+            startup.display()
+        ))
+        .output()
+        .unwrap();
+    assert_success(&kernel);
+    let out = String::from_utf8_lossy(&kernel.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], s3);
+    assert_eq!(lines[1], spark_dir.display().to_string());
+    assert_eq!(lines[2], "False");
+    let probe: serde_json::Value = serde_json::from_str(lines[3]).unwrap();
+    assert_eq!(probe["access_key_id"], ROLE_A_KEY, "{out}");
+
+    // The S3 endpoint answers with S3's own XML: a request signed by nobody is refused.
+    let reply = get(
+        space.s3_addr(),
+        "/blog-access-grants-111122223333-us-east-1/UserA/x",
+        None,
+    );
+    assert_eq!(reply.status, 403);
+    assert!(
+        reply.body.contains("<Code>AccessDenied</Code>"),
+        "{}",
+        reply.body
+    );
+}
+
+#[test]
+fn an_unknown_mode_stops_the_script_before_anything_starts() {
+    let emu = emulator(None);
+    let space = Space::new("studio-badmode");
+    let out = space.lcc(&emu).env("GRANTD_MODE", "s4").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", transcript(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GRANTD_MODE must be s3 or credentials"));
+    assert!(daemons_with_home(space.home()).is_empty());
 }
 
 #[test]

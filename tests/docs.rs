@@ -226,13 +226,13 @@ fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-/// The names matching `GRANTD_[A-Z_]+` in `text`.
+/// The names matching `GRANTD_[A-Z0-9_]+` in `text`.
 fn grantd_names(text: &str) -> Vec<String> {
     let mut names = Vec::new();
     for (at, _) in text.match_indices("GRANTD_") {
         let tail: String = text[at + "GRANTD_".len()..]
             .chars()
-            .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
             .collect();
         if !tail.is_empty() {
             names.push(format!("GRANTD_{tail}"));

@@ -53,6 +53,8 @@ pub use logging::LogFlags;
 pub use profiles::ProfileFlags;
 pub use s3::S3Flags;
 pub use server::ServerFlags;
+#[cfg(test)]
+pub(crate) use source::env as source_for_tests;
 pub use source::{ProcessEnv, Source};
 pub use token_file::default_token_file;
 pub use upstream::UpstreamFlags;

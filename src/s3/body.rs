@@ -56,9 +56,9 @@ pub enum Check {
     Chunked(Box<Decoder>, Option<Encoder>),
 }
 
-/// The client's body, checked on its way to S3.
-pub struct ForwardBody {
-    inner: Incoming,
+/// The client's body (`B`: hyper's, or a test's), checked on its way to S3.
+pub struct ForwardBody<B = Incoming> {
+    inner: B,
     check: Check,
     /// Client bytes not yet decoded (chunked only).
     buf: BytesMut,
@@ -77,15 +77,27 @@ pub struct ForwardBody {
     metrics: Arc<Metrics>,
 }
 
-impl ForwardBody {
+/// What a client's body can fail with, beyond its checks.
+pub trait ClientBody: Body<Data = Bytes> + Unpin {
+    /// Whether the failure was the client going quiet.
+    fn timed_out(error: &Self::Error) -> bool;
+}
+
+impl ClientBody for Incoming {
+    fn timed_out(error: &hyper::Error) -> bool {
+        error.is_timeout()
+    }
+}
+
+impl<B: ClientBody> ForwardBody<B> {
     /// `length` is what S3 is told (`Content-Length`).
     pub fn new(
-        inner: Incoming,
+        inner: B,
         check: Check,
         length: Option<u64>,
         failure: Failure,
         metrics: Arc<Metrics>,
-    ) -> ForwardBody {
+    ) -> ForwardBody<B> {
         ForwardBody {
             inner,
             check,
@@ -182,7 +194,7 @@ impl ForwardBody {
     }
 }
 
-impl Body for ForwardBody {
+impl<B: ClientBody> Body for ForwardBody<B> {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -231,7 +243,7 @@ impl Body for ForwardBody {
                 }
                 Some(Err(e)) => {
                     return this.fail(S3Error::Body(ChunkError::Malformed {
-                        detail: if e.is_timeout() {
+                        detail: if B::timed_out(&e) {
                             "the client stopped sending"
                         } else {
                             "the client's connection broke"
@@ -258,5 +270,148 @@ impl Body for ForwardBody {
             Some(n) => SizeHint::with_exact(n),
             None => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use grantd_s3::chunked::{Framing, Limits};
+    use grantd_s3::sigv4::{SecretKey, SignatureChain, SigningKey};
+    use http_body_util::{BodyExt, StreamBody};
+
+    use super::*;
+
+    type Frames = StreamBody<
+        futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>,
+    >;
+
+    impl ClientBody for Frames {
+        fn timed_out(never: &Infallible) -> bool {
+            match *never {}
+        }
+    }
+
+    /// A client body arriving in these pieces.
+    fn client(pieces: &[&[u8]]) -> Frames {
+        let frames: Vec<_> = pieces
+            .iter()
+            .map(|p| Ok(Frame::data(Bytes::copy_from_slice(p))))
+            .collect();
+        StreamBody::new(futures_util::stream::iter(frames))
+    }
+
+    /// Everything S3 would get before the body ended or failed, and how.
+    async fn drain(mut body: ForwardBody<Frames>) -> (Vec<u8>, bool) {
+        let mut got = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => got.extend_from_slice(&f.into_data().unwrap()),
+                Err(_) => return (got, false),
+            }
+        }
+        (got, true)
+    }
+
+    fn forward(pieces: &[&[u8]], check: Check) -> (ForwardBody<Frames>, Failure) {
+        let failure = Failure::default();
+        let body = ForwardBody::new(client(pieces), check, None, failure.clone(), Arc::default());
+        (body, failure)
+    }
+
+    fn sha(data: &[u8]) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(data).into()
+    }
+
+    #[tokio::test]
+    async fn a_signed_body_goes_whole_when_its_hash_matches() {
+        let check = Check::Plain(Some(PayloadHasher::new(sha(b"hello world"))));
+        let (body, failure) = forward(&[b"hello ", b"world"], check);
+        assert_eq!(drain(body).await, (b"hello world".to_vec(), true));
+        assert!(failure.take().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_signed_body_that_does_not_match_never_reaches_s3_whole() {
+        let check = Check::Plain(Some(PayloadHasher::new(sha(b"hello world"))));
+        let (body, failure) = forward(&[b"hello ", b"WORLD"], check);
+        let (got, ended) = drain(body).await;
+        assert!(!ended);
+        // The last piece was held back: S3 saw less than was declared.
+        assert_eq!(got, b"hello ");
+        assert_eq!(failure.take().unwrap().code(), "XAmzContentSHA256Mismatch");
+    }
+
+    /// A signed aws-chunked body of `chunks`, the chain seeded with `seed`.
+    fn signed_chunks(chain: &mut SignatureChain, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for data in chunks.iter().copied().chain([&b""[..]]) {
+            let sig = hex::encode(chain.sign_chunk(&sha(data)));
+            out.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", data.len()).as_bytes());
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    fn chain() -> SignatureChain {
+        let key = SigningKey::derive(&SecretKey::new("secret"), "20261203", "us-east-1", "s3");
+        SignatureChain::new(
+            key,
+            "20261203T000000Z",
+            "20261203/us-east-1/s3/aws4_request",
+            [7; 32],
+        )
+    }
+
+    fn decoder(length: u64) -> Box<Decoder> {
+        let limits = Limits {
+            min_chunk_size: 0,
+            ..Limits::default()
+        };
+        Box::new(Decoder::new(Framing::Signed(chain()), length, None, limits).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_signed_chunked_body_goes_on_decoded() {
+        let encoded = signed_chunks(&mut chain(), &[b"first ", b"second"]);
+        let (a, b) = encoded.split_at(10);
+        let (body, _) = forward(&[a, b], Check::Chunked(decoder(12), None));
+        assert_eq!(drain(body).await, (b"first second".to_vec(), true));
+    }
+
+    #[tokio::test]
+    async fn a_forged_chunk_stops_the_body_before_its_bytes() {
+        let mut encoded = signed_chunks(&mut chain(), &[b"first ", b"second"]);
+        // Flip a hex digit of the second chunk's signature.
+        let at = encoded
+            .windows(15)
+            .rposition(|w| w == b"chunk-signature")
+            .unwrap();
+        let second = encoded[..at]
+            .windows(15)
+            .rposition(|w| w == b"chunk-signature")
+            .unwrap()
+            + 16;
+        encoded[second] = if encoded[second] == b'0' { b'1' } else { b'0' };
+        let (body, failure) = forward(&[&encoded], Check::Chunked(decoder(12), None));
+        let (got, ended) = drain(body).await;
+        assert!(!ended);
+        assert!(!got.windows(6).any(|w| w == b"second"), "{got:?}");
+        assert_eq!(failure.take().unwrap().code(), "SignatureDoesNotMatch");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_cut_short_is_incomplete_and_held_back() {
+        let encoded = signed_chunks(&mut chain(), &[b"first ", b"second"]);
+        // Everything but the final chunk.
+        let cut = encoded.len() - 80;
+        let (body, failure) = forward(&[&encoded[..cut]], Check::Chunked(decoder(12), None));
+        let (got, ended) = drain(body).await;
+        assert!(!ended);
+        assert_ne!(got, b"first second");
+        assert_eq!(failure.take().unwrap().code(), "IncompleteBody");
     }
 }

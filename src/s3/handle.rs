@@ -157,17 +157,33 @@ async fn verify(state: &S3State, parts: &Parts) -> Result<Verified, S3Error> {
 
 /// The raw query less the parameters that carried the client's signature.
 fn without_auth(raw: &str, verified: &Verified) -> String {
-    if verified.auth_query_params.is_empty() {
+    strip_params(raw, &verified.auth_query_params)
+}
+
+/// `raw` (a query, as sent) less the parameters named in `names`.
+fn strip_params(raw: &str, names: &[&str]) -> String {
+    if names.is_empty() {
         return raw.to_string();
     }
     raw.split('&')
         .filter(|pair| {
             let name = pair.split('=').next().unwrap_or("");
-            !verified
-                .auth_query_params
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(name))
+            !names.iter().any(|p| p.eq_ignore_ascii_case(name))
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_s_query_parameters_do_not_go_on() {
+        let raw = "X-Amz-Algorithm=AWS4-HMAC-SHA256&prefix=a%2Bb&x-amz-signature=ff&uploads";
+        let auth = ["X-Amz-Algorithm", "X-Amz-Signature"];
+        assert_eq!(strip_params(raw, &auth), "prefix=a%2Bb&uploads");
+        assert_eq!(strip_params(raw, &[]), raw);
+        assert_eq!(strip_params("X-Amz-Signature=1", &auth), "");
+    }
 }

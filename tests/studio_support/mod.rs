@@ -15,6 +15,9 @@ use crate::deploy_support::{script_command, transcript};
 /// at `HOME/tmp`.
 pub struct Space {
     home: tempfile::TempDir,
+    /// The S3 endpoint's port: fixed for the space, as in Studio, so that a
+    /// restarted daemon serves S3 where the kernels were told.
+    s3_port: u16,
 }
 
 impl Space {
@@ -22,7 +25,16 @@ impl Space {
         let home = scratch(name);
         std::fs::create_dir(home.path().join("run")).unwrap();
         std::fs::create_dir(home.path().join("tmp")).unwrap();
-        Space { home }
+        let s3_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        Space { home, s3_port }
+    }
+
+    /// Where the S3 endpoint listens (in `s3` mode).
+    pub fn s3_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.s3_port))
     }
 
     pub fn home(&self) -> &Path {
@@ -53,7 +65,8 @@ impl Space {
         let mut cmd = script_command("studio-lifecycle.sh", emu);
         cmd.env("HOME", self.home())
             .env("XDG_RUNTIME_DIR", self.home().join("run"))
-            .env("TMPDIR", self.home().join("tmp"));
+            .env("TMPDIR", self.home().join("tmp"))
+            .env("GRANTD_S3_LISTEN", self.s3_addr().to_string());
         cmd
     }
 
