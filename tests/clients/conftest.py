@@ -261,8 +261,9 @@ class Daemon(Service):
         return base_env(HOME=str(self.workdir), GRANTD_LISTEN=self.addr,
                         GRANTD_TOKEN_FILE=str(self.token_file), GRANTD_CONFIG=str(self.config_file))
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cp = subprocess.run([str(GRANTD), *args], env=self.cli_env(), capture_output=True, text=True, timeout=30)
+    def cli(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+        cp = subprocess.run([str(GRANTD), *args], env={**self.cli_env(), **(env or {})}, capture_output=True,
+                            text=True, timeout=30)
         if check and cp.returncode != 0:
             raise AssertionError(f"grantd {' '.join(args)} exited {cp.returncode}:\n{cp.stdout}\n{cp.stderr}")
         return cp
@@ -270,10 +271,11 @@ class Daemon(Service):
     def creds_json(self, *scope: str) -> dict:
         return json.loads(self.cli("creds", *scope, "--format", "json").stdout)
 
-    def env_lines(self, *scope: str) -> tuple[dict, list[str]]:
+    def env_lines(self, *scope: str, env: dict | None = None) -> tuple[dict, list[str]]:
         """Apply `grantd env` in a real bash (`eval "$(grantd env ...)"`, as the docs
-        tell users) and return (variables it set, variables it unset)."""
-        out = self.cli("env", *scope).stdout
+        tell users) and return (variables it set, variables it unset). `env`:
+        more of the shell's environment that `grantd env` sees (e.g. SPARK_CONF_DIR)."""
+        out = self.cli("env", *scope, env=env).stdout
         probe = {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/set-before-eval"}
         script = 'eval "$GRANTD_ENV_OUTPUT" && env -0'
         cp = subprocess.run(["bash", "-c", script], env=base_env(GRANTD_ENV_OUTPUT=out, **probe),
@@ -282,7 +284,7 @@ class Daemon(Service):
         after = dict(item.split("=", 1) for item in cp.stdout.decode().split("\0") if "=" in item)
         before = base_env(GRANTD_ENV_OUTPUT=out, **probe)
         exports = {k: v for k, v in after.items()
-                   if k.startswith(("AWS_", "GRANTD_")) and before.get(k) != v}
+                   if k.startswith(("AWS_", "GRANTD_", "RCLONE_", "SPARK_")) and before.get(k) != v}
         unsets = [k for k in before if k not in after]
         return exports, unsets
 
@@ -309,16 +311,24 @@ class Daemon(Service):
         env.update({k: str(v) for k, v in extra.items() if v is not None})
         return {k: v for k, v in env.items() if v is not None}
 
-    def s3_env(self, **extra) -> dict:
+    def s3_env(self, spark_conf_dir: Path | None = None, spark_from: Path | None = None, **extra) -> dict:
         """Environment of an unchanged client of the S3 endpoint, built from
         `eval "$(grantd env --s3)"` alone: the base identity through FULL_URI
-        (both token forms) and AWS_ENDPOINT_URL_S3 = the daemon's S3 endpoint."""
-        exports, unsets = self.env_lines("--s3")
+        (both token forms), AWS_ENDPOINT_URL_S3 = the daemon's S3 endpoint, and
+        rclone's RCLONE_S3_ENDPOINT and path style. With spark_conf_dir, also
+        `--spark-conf-dir` (s3a's settings written there, SPARK_CONF_DIR set),
+        copying Spark's own configuration from spark_from."""
+        args = ["--s3"] + (["--spark-conf-dir", str(spark_conf_dir)] if spark_conf_dir else [])
+        exports, unsets = self.env_lines(*args, env={"SPARK_CONF_DIR": str(spark_from)} if spark_from else None)
         assert exports["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == self.url + "/v1/base-credentials", exports
         assert exports["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] == str(self.token_file), exports
         assert exports["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == self.token
         assert exports["AWS_ENDPOINT_URL_S3"].startswith("http://127.0.0.1:"), exports
         assert "AWS_ENDPOINT_URL" not in exports, exports
+        assert exports["RCLONE_S3_ENDPOINT"] == exports["AWS_ENDPOINT_URL_S3"], exports
+        assert exports["RCLONE_S3_FORCE_PATH_STYLE"] == "true", exports
+        if spark_conf_dir:
+            assert exports["SPARK_CONF_DIR"] == str(spark_conf_dir), exports
         assert "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" in unsets, unsets
         env = client_base_env(self.workdir)
         env.update(exports)
@@ -433,7 +443,7 @@ def moto(tmp_path_factory):
 # ---------------------------------------------------------------- spark
 
 
-def spark_defaults(conf_dir: Path, client_env: dict, s3_endpoint: str, bucket: str = BUCKET,
+def spark_defaults(conf_dir: Path, client_env: dict, s3_endpoint: str | None, bucket: str = BUCKET,
                    extra: dict | None = None) -> Path:
     """Write SPARK_CONF_DIR/spark-defaults.conf: the whole grantd setup for s3a.
 
@@ -442,6 +452,8 @@ def spark_defaults(conf_dir: Path, client_env: dict, s3_endpoint: str, bucket: s
     and AWS_CONTAINER_AUTHORIZATION_TOKEN from the JVM's environment, which local
     mode's executors share: the token never enters the conf file (README, Spark).
     Only the named bucket is switched to grantd (fs.s3a.bucket.NAME.*).
+    s3_endpoint None: no endpoint or provider at all (`grantd env --s3
+    --spark-conf-dir` adds them).
     """
     jars = CACHE / "jars"
     conf = {
@@ -451,9 +463,11 @@ def spark_defaults(conf_dir: Path, client_env: dict, s3_endpoint: str, bucket: s
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.sql.shuffle.partitions": "1",
         "spark.jars": f"{jars}/hadoop-aws-3.3.1.jar,{jars}/aws-java-sdk-bundle-1.11.901.jar",
-        f"spark.hadoop.fs.s3a.bucket.{bucket}.aws.credentials.provider":
-            "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider",
-        f"spark.hadoop.fs.s3a.bucket.{bucket}.endpoint": s3_endpoint,
+        **({} if s3_endpoint is None else {
+            f"spark.hadoop.fs.s3a.bucket.{bucket}.aws.credentials.provider":
+                "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider",
+            f"spark.hadoop.fs.s3a.bucket.{bucket}.endpoint": s3_endpoint,
+        }),
         "spark.hadoop.fs.s3a.path.style.access": "true",
         "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
         # moto authorizes a bulk DeleteObjects against the bucket ARN instead of each

@@ -584,15 +584,15 @@ def test_go_v2_1_17_puts_gets_and_lists_under_user_a(stack):
 
 @pytest.mark.go
 def test_rclone_copies_cats_and_lists_under_user_a(stack, tmp_path):
-    """rclone 1.60 (Go SDK v1) reads no AWS_ENDPOINT_URL_S3: the S3 backend's
-    own RCLONE_S3_ENDPOINT, with provider Other (path style)."""
+    """rclone 1.60 (Go SDK v1) reads no AWS_ENDPOINT_URL_S3: `grantd env --s3`
+    prints its RCLONE_S3_ENDPOINT and path style; the remote `:s3:` needs
+    env_auth (else it signs nothing), provider Other and no bucket check
+    (CreateBucket, which no grant allows)."""
     conf = tmp_path / "rclone.conf"
     conf.touch()
     env = stack.env(
-        RCLONE_CONFIG=conf, RCLONE_S3_PROVIDER="Other", RCLONE_S3_ENV_AUTH="true",
-        RCLONE_S3_REGION="us-east-1", RCLONE_S3_NO_CHECK_BUCKET="true", RCLONE_S3_FORCE_PATH_STYLE="true",
+        RCLONE_CONFIG=conf, RCLONE_S3_PROVIDER="Other", RCLONE_S3_ENV_AUTH="true", RCLONE_S3_NO_CHECK_BUCKET="true",
         RCLONE_RETRIES="1", RCLONE_LOW_LEVEL_RETRIES="1")
-    env["RCLONE_S3_ENDPOINT"] = env["AWS_ENDPOINT_URL_S3"]
     src = tmp_path / "local.txt"
     src.write_bytes(blob(100_000, 7))
     remote = f":s3:{BUCKET}/UserA/{T}/rclone/"
@@ -678,21 +678,38 @@ def test_data_stack_round_trips_under_user_a(stack, lib, tmp_path):
 
 @pytest.mark.spark
 def test_pyspark_s3a_through_the_s3_endpoint_with_signed_chunked_uploads(stack, tmp_path):
-    """Hadoop 3.3.1 s3a (Java SDK v1 1.11.901): IAMInstanceCredentialsProvider
-    takes the base route (AWS_CONTAINER_AUTHORIZATION_TOKEN); fs.s3a.endpoint
-    = grantd's S3 endpoint, path style, no SSL. Over http the SDK uploads with
+    """Hadoop 3.3.1 s3a (Java SDK v1 1.11.901), configured by `grantd env --s3
+    --spark-conf-dir`: IAMInstanceCredentialsProvider takes the base route
+    (AWS_CONTAINER_AUTHORIZATION_TOKEN); fs.s3a.endpoint = grantd's S3
+    endpoint, path style, no SSL. Over http the SDK uploads with
     STREAMING-AWS4-HMAC-SHA256-PAYLOAD (signed aws-chunked): grantd checks each
     chunk against the base identity and re-signs for S3. Multi-object delete
     is on (DeleteObjects, split by grant)."""
-    env = stack.env()
+    # Spark's own configuration (the image's), then `grantd env --s3
+    # --spark-conf-dir` over it: s3a's endpoint, path style, http and provider.
+    image = spark_defaults(tmp_path / "image-conf", {}, None,
+                           extra={"spark.hadoop.fs.s3a.multiobjectdelete.enable": "true",
+                                  "spark.hadoop.fs.s3a.endpoint": "https://s3.example.invalid",
+                                  "spark.hadoop.fs.s3a.connection.ssl.enabled": "true"})
+    conf = tmp_path / "grantd-spark-conf"
+    env = stack.env(spark_conf_dir=conf, spark_from=image)
+    written = dict(line.split(" ", 1) for line in (conf / "spark-defaults.conf").read_text().splitlines())
+    assert written["spark.hadoop.fs.s3a.endpoint"] == env["AWS_ENDPOINT_URL_S3"], written
+    assert written["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert written["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert written["spark.hadoop.fs.s3a.aws.credentials.provider"].endswith(".IAMInstanceCredentialsProvider")
+    assert written["spark.master"] == "local[1]" and (conf / "log4j2.properties").is_file()
+    assert stack.daemon.token not in (conf / "spark-defaults.conf").read_text()
+    # The one change the test makes: s3a goes through the payload recorder
+    # (bytes unchanged) to see how the SDK signs uploads.
+    recorder = PayloadRecorder(env["AWS_ENDPOINT_URL_S3"])
+    (conf / "spark-defaults.conf").write_text((conf / "spark-defaults.conf").read_text().replace(
+        f"fs.s3a.endpoint {env['AWS_ENDPOINT_URL_S3']}\n", f"fs.s3a.endpoint {recorder.url}\n"))
     data = abalone_csv(rows=200)
     admin = stack.moto.admin("s3")
     admin.put_object(Bucket=BUCKET, Key="UserA/input/abalone.csv", Body=data.encode())
     # Hadoop 3.3's mkdirs walks up to HEAD "UserA" (outside the grant): see docs/clients.md.
     admin.put_object(Bucket=BUCKET, Key="UserA/output/", Body=b"")
-    recorder = PayloadRecorder(env["AWS_ENDPOINT_URL_S3"])  # fs.s3a.endpoint is a setting anyway
-    conf = spark_defaults(tmp_path / "spark-conf", env, recorder.url,
-                          extra={"spark.hadoop.fs.s3a.multiobjectdelete.enable": "true"})
     mark, before = stack.mark(), s3_requests(stack.daemon)
 
     try:
