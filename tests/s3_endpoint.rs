@@ -594,6 +594,22 @@ fn a_body_that_is_not_its_signed_hash_is_refused_and_never_stored() {
 }
 
 #[test]
+fn an_empty_body_signed_as_another_is_refused_without_calling_s3() {
+    let s = s3_stack(&[]);
+    let path = obj("UserA/empty-mismatch.bin");
+    let req = sign_headers(
+        s.s3,
+        &Signer::base(),
+        "PUT",
+        &path,
+        &[],
+        Payload::Signed(b"the body the client signed"),
+    );
+    send(s.s3, &req, b"").assert_error(400, "XAmzContentSHA256Mismatch");
+    assert_s3_saw_nothing(&s.fake);
+}
+
+#[test]
 fn a_forged_chunk_signature_mid_upload_is_refused_and_nothing_is_stored() {
     let s = s3_stack(&[]);
     let path = obj("UserA/forged.bin");
