@@ -134,6 +134,29 @@ fn crc32_base64(data: &[u8]) -> String {
     c.finalize_base64()
 }
 
+/// What S3 makes of an unsigned `aws-chunked` body with a CRC32 trailer:
+/// its bytes and trailers. Fails the test if it is not whole and well-formed.
+fn decode_unsigned_trailer(up: &Recorded, decoded: usize) -> (Vec<u8>, Vec<(String, String)>) {
+    let mut decoder = Decoder::new(
+        Framing::UnsignedTrailer,
+        decoded as u64,
+        Some(ChecksumAlgorithm::Crc32),
+        Limits::default(),
+    )
+    .unwrap();
+    let mut wire = BytesMut::from(&up.body[..]);
+    let (mut data, mut trailers, mut ended) = (Vec::new(), Vec::new(), false);
+    for event in decoder.feed(&mut wire).unwrap() {
+        match event {
+            Event::Data(d) => data.extend_from_slice(&d),
+            Event::Trailers(t) => trailers = t,
+            Event::End => ended = true,
+        }
+    }
+    assert!(ended && wire.is_empty(), "S3 got the body whole");
+    (data, trailers)
+}
+
 /// A `DeleteObjects` body for `keys`.
 fn delete_xml(keys: &[&str]) -> String {
     let objects: String = keys
@@ -324,25 +347,7 @@ fn an_unsigned_trailer_upload_reaches_s3_aws_chunked_with_the_same_crc32_trailer
     );
     assert_eq!(up.content_length(), Some(up.body.len()));
 
-    let mut decoder = Decoder::new(
-        Framing::UnsignedTrailer,
-        data.len() as u64,
-        Some(ChecksumAlgorithm::Crc32),
-        Limits::default(),
-    )
-    .unwrap();
-    let mut wire = BytesMut::from(&up.body[..]);
-    let mut got = Vec::new();
-    let mut trailers = Vec::new();
-    let mut ended = false;
-    for event in decoder.feed(&mut wire).unwrap() {
-        match event {
-            Event::Data(d) => got.extend_from_slice(&d),
-            Event::Trailers(t) => trailers = t,
-            Event::End => ended = true,
-        }
-    }
-    assert!(ended, "S3 got the body whole");
+    let (got, trailers) = decode_unsigned_trailer(&up, data.len());
     assert_eq!(got, data);
     assert_eq!(trailers, vec![("x-amz-checksum-crc32".to_string(), crc)]);
 }
@@ -410,6 +415,110 @@ fn a_refused_put_that_expects_100_continue_gets_its_error_without_a_100() {
     );
     reply.assert_error(403, "AccessDenied");
     assert_s3_saw_nothing(&s.fake);
+}
+
+#[test]
+fn a_signed_trailer_upload_reaches_s3_re_chunked_unsigned_with_the_same_crc32_trailer() {
+    let s = s3_stack(&[]);
+    let path = obj("UserA/signed-trailer.bin");
+    let data = bytes(8192 + 500);
+    let crc = crc32_base64(&data);
+    let signer = Signer::base();
+    let decoded = data.len().to_string();
+    let req = sign_headers(
+        s.s3,
+        &signer,
+        "PUT",
+        &path,
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", &decoded),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+        ],
+        Payload::StreamingSignedTrailer,
+    );
+    let mut chain = signer.chain(req.header("x-amz-date").unwrap(), &req.signature);
+    let mut body = signed_chunk(&mut chain, &data[..8192]);
+    body.extend(signed_chunk(&mut chain, &data[8192..]));
+    body.extend(final_chunk_with_trailers(
+        &mut chain,
+        &[("x-amz-checksum-crc32", &crc)],
+    ));
+    let reply = send(s.s3, &req, &body);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    let up = one(&s.fake, &path);
+    assert_grant_signed(&up);
+    assert_eq!(
+        up.header("x-amz-content-sha256"),
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    );
+    let (got, trailers) = decode_unsigned_trailer(&up, data.len());
+    assert_eq!(got, data);
+    assert_eq!(trailers, vec![("x-amz-checksum-crc32".to_string(), crc)]);
+}
+
+#[test]
+fn unsigned_trailer_uploads_of_any_length_are_re_chunked_with_their_exact_length() {
+    let s = s3_stack(&[]);
+    // Whole 64 KiB chunks only, one byte more, and a single byte.
+    for n in [3 * 65_536, 3 * 65_536 + 1, 1] {
+        let path = obj(&format!("UserA/length-{n}.bin"));
+        let data = bytes(n);
+        let req = unsigned_trailer_head(&s, &path, n);
+        let mut encoder = Encoder::new(8192, Some(ChecksumAlgorithm::Crc32));
+        let mut body = encoder.push(&data).to_vec();
+        body.extend_from_slice(&encoder.finish());
+        let reply = send(s.s3, &req, &body);
+        assert_eq!(reply.status, 200, "{n}: {}", reply.text());
+        let up = one(&s.fake, &path);
+        assert!(up.complete, "{n}");
+        assert_eq!(up.content_length(), Some(up.body.len()), "{n}");
+        let (got, trailers) = decode_unsigned_trailer(&up, n);
+        assert!(got == data, "{n}: the bytes differ");
+        assert_eq!(trailers[0].1, crc32_base64(&data), "{n}");
+    }
+}
+
+#[test]
+fn a_key_that_needs_percent_encoding_reaches_s3_as_the_client_encoded_it() {
+    let s = s3_stack(&[]);
+    let path = obj("UserA/a%20b%2Bc%C3%A9%3D.bin");
+    let reply = signed_put(&s, &path, b"encoded");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let up = one(&s.fake, &path);
+    assert_grant_signed(&up);
+    assert_eq!(up.body, b"encoded");
+}
+
+#[test]
+fn a_listing_of_a_granted_prefix_is_signed_by_that_grant_and_of_the_bucket_by_the_base() {
+    let s = s3_stack(&[]);
+    let bucket = format!("/{BUCKET}");
+    for (query, granted) in [
+        ("list-type=2&prefix=UserA%2F", true),
+        ("list-type=2&prefix=", false),
+    ] {
+        let req = sign_headers(
+            s.s3,
+            &Signer::base(),
+            "GET",
+            &format!("{bucket}?{query}"),
+            &[],
+            Payload::Signed(b""),
+        );
+        send(s.s3, &req, b"");
+        let up = s.fake.records().pop().unwrap();
+        assert_eq!(
+            (up.path.as_str(), up.query.as_str()),
+            (bucket.as_str(), query)
+        );
+        if granted {
+            assert_grant_signed(&up);
+        } else {
+            assert_eq!(up.access_key_id(), Some(ROLE_A_KEY));
+        }
+    }
 }
 
 // ---- The fallback ----
@@ -501,6 +610,35 @@ fn a_date_20_minutes_off_is_request_time_too_skewed() {
         );
         send(s.s3, &req, b"").assert_error(403, "RequestTimeTooSkewed");
     }
+    assert_s3_saw_nothing(&s.fake);
+}
+
+#[test]
+fn an_expired_presigned_url_is_access_denied() {
+    let s = s3_stack(&[]);
+    let signer = Signer::base().at(Signer::base().time - Duration::from_secs(10 * 60));
+    let req = presign(s.s3, &signer, "GET", &obj("UserA/a"));
+    send(s.s3, &req, b"").assert_error(403, "AccessDenied");
+    assert_s3_saw_nothing(&s.fake);
+}
+
+#[test]
+fn an_x_amz_header_outside_the_signature_is_access_denied() {
+    let s = s3_stack(&[]);
+    let mut req = sign_headers(
+        s.s3,
+        &Signer::base(),
+        "PUT",
+        &obj("UserA/b"),
+        &[],
+        Payload::Signed(b""),
+    );
+    // Added after signing: it would turn the PUT into a copy.
+    req.headers.push((
+        "x-amz-copy-source".into(),
+        format!("/{BUCKET}/UserB/secret"),
+    ));
+    send(s.s3, &req, b"").assert_error(403, "AccessDenied");
     assert_s3_saw_nothing(&s.fake);
 }
 
@@ -644,6 +782,18 @@ fn a_chunked_upload_the_client_stops_early_is_incomplete_body() {
 }
 
 #[test]
+fn an_unsigned_body_the_client_stops_early_never_reaches_s3_whole() {
+    let s = s3_stack(&[]);
+    let path = obj("UserA/unsigned-truncated.bin");
+    let req = sign_headers(s.s3, &Signer::base(), "PUT", &path, &[], Payload::Unsigned);
+    let data = bytes(100_000);
+    let mut bytes = head_bytes(&req, Some(data.len()));
+    bytes.extend_from_slice(&data[..60_000]);
+    send_raw(s.s3, &bytes, true).assert_error(400, "IncompleteBody");
+    assert_never_whole(&s.fake, &path);
+}
+
+#[test]
 fn broken_chunk_framing_is_incomplete_body() {
     let s = s3_stack(&[]);
     let path = obj("UserA/framing.bin");
@@ -716,6 +866,18 @@ fn delete_objects_across_grants_sends_the_granted_keys_and_denies_the_rest() {
             ("UserB/two", "AccessDenied")
         ]
     );
+}
+
+#[test]
+fn delete_objects_of_only_denied_keys_answers_them_all_without_calling_s3() {
+    let s = s3_stack(&["--s3-fallback", "deny"]);
+    let reply = post_delete(&s, delete_xml(&["UserB/x", "UserB/y"]).as_bytes());
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let result = grantd_s3::xml::parse_delete_result(&reply.body).unwrap();
+    assert!(result.deleted.is_empty());
+    assert_eq!(result.errors.len(), 2, "{}", reply.text());
+    assert!(result.errors.iter().all(|e| e.code == "AccessDenied"));
+    assert_s3_saw_nothing(&s.fake);
 }
 
 #[test]

@@ -10,7 +10,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+    SigningSettings, UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
 use grantd::clock::{Clock, SystemClock};
@@ -123,6 +124,8 @@ pub enum Payload<'a> {
     StreamingSigned,
     /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`.
     StreamingUnsignedTrailer,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`.
+    StreamingSignedTrailer,
 }
 
 /// A request ready to send: its head signed.
@@ -145,8 +148,12 @@ impl Signed {
     }
 }
 
+/// S3's settings, as the SDKs' S3 clients use them: the path signed as
+/// sent (encoded once, never normalised).
 fn settings(location: SignatureLocation) -> SigningSettings {
     let mut s = SigningSettings::default();
+    s.percent_encoding_mode = PercentEncodingMode::Single;
+    s.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
     s.signature_location = location;
     if location == SignatureLocation::QueryParams {
         s.payload_checksum_kind = PayloadChecksumKind::NoHeader;
@@ -177,6 +184,7 @@ pub fn sign_headers(
         Payload::Unsigned => SignableBody::UnsignedPayload,
         Payload::StreamingSigned => SignableBody::Precomputed(streaming),
         Payload::StreamingUnsignedTrailer => SignableBody::StreamingUnsignedPayloadTrailer,
+        Payload::StreamingSignedTrailer => SignableBody::StreamingSignedPayloadTrailer,
     };
     let (instructions, signature) = sign_with(
         s3,
@@ -276,6 +284,23 @@ pub fn framed_chunk(data: &[u8], signature: &str) -> Vec<u8> {
 /// chunk's header and its (empty) data's CRLF.
 pub fn final_chunk(chain: &mut SignatureChain) -> Vec<u8> {
     signed_chunk(chain, b"")
+}
+
+/// The end of a signed body with trailers: the final chunk's header, the
+/// trailers (`name:value`, sorted), and their signature.
+pub fn final_chunk_with_trailers(chain: &mut SignatureChain, trailers: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = signed_chunk(chain, b"");
+    out.truncate(out.len() - 2);
+    let mut canonical = String::new();
+    for (name, value) in trailers {
+        out.extend_from_slice(format!("{name}:{value}\r\n").as_bytes());
+        canonical.push_str(&format!("{name}:{value}\n"));
+    }
+    let sig = chain.trailer_signature(canonical.as_bytes());
+    out.extend_from_slice(
+        format!("x-amz-trailer-signature:{}\r\n\r\n", hex::encode(sig)).as_bytes(),
+    );
+    out
 }
 
 /// A whole signed `aws-chunked` body of `chunks`.
