@@ -54,6 +54,27 @@ fn assert_grant_signed(r: &Recorded) {
     assert!(r.header("x-amz-date").is_some(), "{r:#?}");
 }
 
+/// Signed anew by exactly the grant the credential route serves for
+/// `target` and `permission`: its key, token, and a signature S3 would take.
+fn assert_signed_by_grant(s: &S3Stack, up: &Recorded, target: &str, permission: &str) {
+    assert_grant_signed(up);
+    let creds = assert_credentials(&get(
+        s.daemon.addr,
+        &query(target, permission),
+        Some(&s.token),
+    ));
+    assert_eq!(up.access_key_id(), creds["AccessKeyId"].as_str());
+    let token = creds["Token"].as_str().unwrap();
+    assert_eq!(up.header("x-amz-security-token"), Some(token));
+    if let Err(e) = up.verify_signature(creds["SecretAccessKey"].as_str().unwrap(), token) {
+        panic!("S3 would refuse it ({}): {up:#?}", e.code());
+    }
+    assert!(
+        up.verify_signature(ROLE_A_SECRET, token).is_err(),
+        "the check tells secrets apart"
+    );
+}
+
 /// Nothing reached S3 at all.
 fn assert_s3_saw_nothing(fake: &FakeS3) {
     fake.settle();
@@ -192,7 +213,7 @@ fn a_signed_put_reaches_s3_re_signed_by_a_grant_with_its_exact_bytes() {
     assert!(reply.header("etag").is_some(), "{}", reply.head);
 
     let up = one(&s.fake, &path);
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/signed.bin", "WRITE");
     assert_eq!(up.method, "PUT");
     assert_eq!(
         up.header("x-amz-content-sha256"),
@@ -214,7 +235,7 @@ fn an_unsigned_payload_put_reaches_s3_unsigned_with_its_exact_bytes() {
     assert_eq!(reply.status, 200, "{}", reply.text());
 
     let up = one(&s.fake, &path);
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/unsigned.bin", "WRITE");
     assert_eq!(up.header("x-amz-content-sha256"), Some("UNSIGNED-PAYLOAD"));
     assert_eq!(up.content_length(), Some(body.len()));
     assert_eq!(up.body, body);
@@ -239,7 +260,7 @@ fn a_get_of_a_user_a_key_returns_s3_s_bytes_exactly() {
     assert_eq!(reply.body, stored);
 
     let up = one(&s.fake, &path);
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/stored.bin", "READ");
     assert_eq!(
         up.header("x-amz-content-sha256"),
         Some(sha256_hex(b"").as_str())
@@ -289,7 +310,7 @@ fn a_presigned_get_reaches_s3_header_signed_by_a_grant_without_the_client_s_quer
     assert_eq!(reply.body, stored);
 
     let up = one(&s.fake, &path);
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/presigned.bin", "READ");
     assert_eq!(up.query, "x-id=GetObject");
     assert_eq!(up.header("x-amz-content-sha256"), Some("UNSIGNED-PAYLOAD"));
 }
@@ -307,7 +328,7 @@ fn a_signed_chunked_upload_reaches_s3_decoded_with_its_decoded_length() {
     assert_eq!(reply.status, 200, "{}", reply.text());
 
     let up = one(&s.fake, &path);
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/chunked.bin", "WRITE");
     assert_eq!(up.header("x-amz-content-sha256"), Some("UNSIGNED-PAYLOAD"));
     assert_eq!(up.content_length(), Some(data.len()));
     assert_eq!(up.header("content-encoding"), None);
@@ -333,7 +354,7 @@ fn an_unsigned_trailer_upload_reaches_s3_aws_chunked_with_the_same_crc32_trailer
     assert_eq!(reply.status, 200, "{}", reply.text());
 
     let up = one(&s.fake, &path);
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/trailer.bin", "WRITE");
     assert_eq!(
         up.header("x-amz-content-sha256"),
         Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
@@ -448,7 +469,7 @@ fn a_signed_trailer_upload_reaches_s3_re_chunked_unsigned_with_the_same_crc32_tr
     assert_eq!(reply.status, 200, "{}", reply.text());
 
     let up = one(&s.fake, &path);
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/signed-trailer.bin", "WRITE");
     assert_eq!(
         up.header("x-amz-content-sha256"),
         Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
@@ -487,7 +508,7 @@ fn a_key_that_needs_percent_encoding_reaches_s3_as_the_client_encoded_it() {
     let reply = signed_put(&s, &path, b"encoded");
     assert_eq!(reply.status, 200, "{}", reply.text());
     let up = one(&s.fake, &path);
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/a%20b%2Bc%C3%A9%3D.bin", "WRITE");
     assert_eq!(up.body, b"encoded");
 }
 
@@ -514,7 +535,7 @@ fn a_listing_of_a_granted_prefix_is_signed_by_that_grant_and_of_the_bucket_by_th
             (bucket.as_str(), query)
         );
         if granted {
-            assert_grant_signed(&up);
+            assert_signed_by_grant(&s, &up, "UserA/*", "READ");
         } else {
             assert_eq!(up.access_key_id(), Some(ROLE_A_KEY));
         }
@@ -837,7 +858,7 @@ fn delete_objects_across_grants_sends_the_granted_keys_and_denies_the_rest() {
     let bucket_path = format!("/{BUCKET}");
     let up = one(&s.fake, &bucket_path);
     assert_eq!((up.method.as_str(), up.query.as_str()), ("POST", "delete"));
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/one", "WRITE");
     let sent = String::from_utf8_lossy(&up.body);
     assert!(
         sent.contains("<Key>UserA/one</Key>") && sent.contains("<Key>UserA/three</Key>"),
@@ -847,6 +868,10 @@ fn delete_objects_across_grants_sends_the_granted_keys_and_denies_the_rest() {
     assert_eq!(
         up.header("content-md5"),
         Some(grantd_s3::xml::content_md5(&up.body).as_str())
+    );
+    assert_eq!(
+        up.header("x-amz-content-sha256"),
+        Some(sha256_hex(&up.body).as_str())
     );
 
     let result = grantd_s3::xml::parse_delete_result(&reply.body).unwrap();
@@ -903,7 +928,7 @@ fn a_copy_within_one_grant_goes_as_one_request_signed_by_that_grant() {
 
     assert_eq!(s.fake.records().len(), 1, "{:#?}", s.fake.records());
     let up = one(&s.fake, &obj("UserA/b"));
-    assert_grant_signed(&up);
+    assert_signed_by_grant(&s, &up, "UserA/*", "READWRITE");
     assert_eq!(up.header("x-amz-copy-source"), Some(source.as_str()));
     assert_eq!(
         s.fake.object(&obj("UserA/b")).as_deref(),

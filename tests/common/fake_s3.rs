@@ -18,6 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use grantd::clock::{Clock, SystemClock};
+use grantd_s3::sigv4::{self, AuthError, SecretKey, Verified};
+use hyper::http::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::http::{Method, Uri};
 use sha2::{Digest, Sha256};
 
 use super::wait_for;
@@ -54,6 +58,29 @@ impl Recorded {
         let auth = self.header("authorization")?;
         let rest = &auth[auth.find("Credential=")? + "Credential=".len()..];
         rest.split('/').next()
+    }
+
+    /// Checks its SigV4 signature as S3 would, against `secret` and
+    /// `token` (the body's hash is the caller's to compare).
+    pub fn verify_signature(&self, secret: &str, token: &str) -> Result<Verified, AuthError> {
+        let mut headers = HeaderMap::new();
+        for (k, v) in &self.headers {
+            headers.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        let target = if self.query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.query)
+        };
+        let method = Method::from_bytes(self.method.as_bytes()).unwrap();
+        let uri: Uri = target.parse().unwrap();
+        let key = SecretKey::new(secret).with_session_token(token);
+        sigv4::verify(&method, &uri, &headers, SystemClock.now(), |_| {
+            Some(key.clone())
+        })
     }
 
     /// The `Content-Length` it announced.
