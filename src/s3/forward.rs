@@ -177,6 +177,11 @@ impl Forward<'_> {
                     .contains_key(header::TRANSFER_ENCODING));
         let (check, length, payload) = match &self.head.verified.payload {
             PayloadMode::Signed(sha) if bodiless => {
+                // No body is the empty body, and its hash must be the one
+                // signed: S3 would get it signed with the client's hash.
+                if let Some(hasher) = self.head.verified.payload_hasher() {
+                    hasher.finish()?;
+                }
                 return Ok((empty(), SignableBody::Precomputed(hex::encode(sha))));
             }
             PayloadMode::Unsigned if bodiless => {

@@ -59,9 +59,14 @@ pub async fn run<H: Handler>(
     let slots = Slots::new(limits.max_connections, limits.max_connections_per_uid);
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
+    // `max_buf_size` alone is no limit on the head: hyper checks it only
+    // while a head is incomplete, and one read can bring in more than it
+    // (a 40 KiB head got through a 32 KiB buffer). `max_header_size` is
+    // checked on every head parsed.
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_header_size(limits.max_header_bytes)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {

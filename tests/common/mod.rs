@@ -6,25 +6,33 @@
 //! - `http`: a small raw HTTP/1.1 client and the contract's error shape.
 //! - `control`: the emulator's `/_emulator` control API (faults, call log).
 //! - `nobody`: requests and a connection flood from another Unix user.
+//! - `fake_s3`: a recording fake S3 for the S3 endpoint to forward to.
+//! - `s3`: the S3 endpoint's stack, and requests signed as SDKs sign them.
 //!
 //! Each file in `tests/` is its own binary using a part of this.
 
 #![allow(dead_code)]
 
 mod control;
+mod fake_s3;
 mod http;
 mod nobody;
 mod process;
+mod s3;
 
 // Each test binary uses a part of these.
 #[allow(unused_imports)]
 pub use control::*;
+#[allow(unused_imports)]
+pub use fake_s3::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]
 pub use nobody::*;
 #[allow(unused_imports)]
 pub use process::*;
+#[allow(unused_imports)]
+pub use s3::*;
 
 use std::time::{Duration, Instant};
 
