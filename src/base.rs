@@ -170,14 +170,20 @@ impl BaseIdentity {
         Ok(session)
     }
 
-    /// The secret of `access_key_id`, when it is a live session we have seen.
-    pub fn secret_for(&self, access_key_id: &str) -> Option<Secret> {
+    /// The live session of `access_key_id`, when we have seen it.
+    pub fn session_of(&self, access_key_id: &str) -> Option<Arc<BaseSession>> {
         let now = self.clock.now();
         self.known()
             .sessions
             .iter()
             .rev()
             .find(|s| s.access_key_id == access_key_id && s.alive(now))
+            .cloned()
+    }
+
+    /// The secret of `access_key_id`, when it is a live session we have seen.
+    pub fn secret_for(&self, access_key_id: &str) -> Option<Secret> {
+        self.session_of(access_key_id)
             .map(|s| s.secret_access_key.clone())
     }
 

@@ -559,6 +559,72 @@ fn a_key_no_grant_covers_goes_on_with_the_base_identity_by_default() {
 }
 
 #[test]
+fn a_base_session_signs_with_its_token_and_a_request_without_it_is_refused() {
+    // The execution role of a Studio space: a session, with a token.
+    let token = "session-token-of-the-execution-role";
+    let s = s3_stack_with(&[], &[("AWS_SESSION_TOKEN", token)]);
+    // What a client gets at the base route carries the token.
+    let served = get(s.daemon.addr, "/v1/base-credentials", Some(&s.token)).json();
+    assert_eq!(served["Token"], token);
+    let path = obj("UserB/session.bin");
+    let body = bytes(100);
+    let with = sign_headers(
+        s.s3,
+        &Signer::base().with_token(token),
+        "PUT",
+        &path,
+        &[],
+        Payload::Signed(&body),
+    );
+    let reply = send(s.s3, &with, &body);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        one(&s.fake, &path).header("x-amz-security-token"),
+        Some(token)
+    );
+
+    let without = sign_headers(
+        s.s3,
+        &Signer::base(),
+        "PUT",
+        &obj("UserB/x"),
+        &[],
+        Payload::Signed(&body),
+    );
+    send(s.s3, &without, &body).assert_error(403, "InvalidAccessKeyId");
+    let wrong = sign_headers(
+        s.s3,
+        &Signer::base().with_token("another"),
+        "PUT",
+        &obj("UserB/y"),
+        &[],
+        Payload::Signed(&body),
+    );
+    send(s.s3, &wrong, &body).assert_error(400, "InvalidToken");
+}
+
+#[test]
+fn a_long_term_key_with_the_empty_token_it_was_served_is_accepted() {
+    let s = s3_stack(&[]);
+    let served = get(s.daemon.addr, "/v1/base-credentials", Some(&s.token)).json();
+    assert_eq!(served["Token"], "");
+    let path = obj("UserA/empty-token.bin");
+    let body = bytes(100);
+    // As the Java SDK v1 and object_store sign with it: an empty token header.
+    let req = sign_headers(
+        s.s3,
+        &Signer::base(),
+        "PUT",
+        &path,
+        &[("x-amz-security-token", "")],
+        Payload::Signed(&body),
+    );
+    let reply = send(s.s3, &req, &body);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_grant_signed(&one(&s.fake, &path));
+}
+
+#[test]
 fn a_key_no_grant_covers_is_access_denied_without_calling_s3_under_fallback_deny() {
     let s = s3_stack(&["--s3-fallback", "deny"]);
     let path = obj("UserB/denied.bin");

@@ -137,10 +137,14 @@ async fn serve(
 async fn verify(state: &S3State, parts: &Parts) -> Result<Verified, S3Error> {
     let attempt = || {
         sigv4::verify_parts(parts, state.clock.now(), |key| {
-            state
-                .base
-                .secret_for(key)
-                .map(|s| SecretKey::new(s.expose()))
+            // A session's token is checked too: a key without its token is refused.
+            state.base.session_of(key).map(|s| {
+                let secret = SecretKey::new(s.secret_access_key.expose());
+                match &s.session_token {
+                    Some(token) => secret.with_session_token(token.expose()),
+                    None => secret,
+                }
+            })
         })
     };
     match attempt() {

@@ -47,13 +47,19 @@ pub struct S3Stack {
 
 /// A stack whose daemon also gets `args` (e.g. `--s3-fallback deny`).
 pub fn s3_stack(args: &[&str]) -> S3Stack {
+    s3_stack_with(args, &[])
+}
+
+/// A stack whose daemon also gets `args` and the environment `env`.
+pub fn s3_stack_with(args: &[&str], env: &[(&str, &str)]) -> S3Stack {
     let fake = FakeS3::start();
     let emu = emulator(None);
     let dir = scratch("s3");
     let mut cmd = daemon_command(&emu, dir.path(), "");
     cmd.args(["--s3-listen", "127.0.0.1:0"])
         .args(args)
-        .env("AWS_ENDPOINT_URL_S3", fake.url());
+        .env("AWS_ENDPOINT_URL_S3", fake.url())
+        .envs(env.iter().copied());
     let daemon = spawn_daemon(cmd, dir);
     let ready = get(daemon.addr, "/readyz", None).json();
     let s3 = ready["s3_endpoint"]
@@ -77,6 +83,8 @@ pub fn s3_stack(args: &[&str]) -> S3Stack {
 pub struct Signer {
     pub key: String,
     pub secret: String,
+    /// A session's token, sent as `x-amz-security-token`.
+    pub token: Option<String>,
     pub time: SystemTime,
 }
 
@@ -90,8 +98,15 @@ impl Signer {
         Signer {
             key: key.into(),
             secret: secret.into(),
+            token: None,
             time: SystemClock.now(),
         }
+    }
+
+    /// The same key as a session's, with its token.
+    pub fn with_token(mut self, token: &str) -> Signer {
+        self.token = Some(token.into());
+        self
     }
 
     pub fn at(mut self, time: SystemTime) -> Signer {
@@ -246,9 +261,14 @@ fn sign_with(
     body: SignableBody<'_>,
     location: SignatureLocation,
 ) -> (aws_sigv4::http_request::SigningInstructions, String) {
-    let identity =
-        aws_credential_types::Credentials::new(&signer.key, &signer.secret, None, None, "test")
-            .into();
+    let identity = aws_credential_types::Credentials::new(
+        &signer.key,
+        &signer.secret,
+        signer.token.clone(),
+        None,
+        "test",
+    )
+    .into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(REGION)

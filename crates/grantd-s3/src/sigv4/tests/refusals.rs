@@ -281,9 +281,25 @@ fn a_temporary_key_needs_exactly_its_session_token() {
         (error.code(), error.status()),
         ("InvalidToken", StatusCode::BAD_REQUEST)
     );
-    // A long-term key takes no token.
+    // A long-term key takes no token...
     assert_eq!(
         verify_with(&good, &SecretKey::new(SECRET)).unwrap_err(),
+        AuthError::InvalidToken
+    );
+    // ...but an empty one, as SDKs send the empty `Token` of a long-term
+    // key served in the container format, is none.
+    let mut empty = simple(&[("x-amz-security-token", "")]);
+    let long_term = SecretKey::new(SECRET);
+    sign(
+        &Method::GET,
+        "/bucket/key",
+        &mut empty,
+        &long_term,
+        "20130524T000000Z",
+    );
+    assert!(verify_with(&empty, &long_term).is_ok());
+    assert_eq!(
+        verify_with(&empty, &temp).unwrap_err(),
         AuthError::InvalidToken
     );
 
