@@ -29,6 +29,16 @@ struct Histogram {
 }
 
 impl Histogram {
+    /// Its `_bucket`, `_sum` and `_count` lines, with `labels` (`k="v",…`).
+    fn render(&self, w: &mut String, name: &str, labels: &str) {
+        for (bound, n) in LATENCY_BUCKETS.iter().zip(self.buckets.iter()) {
+            let _ = writeln!(w, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(w, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(w, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(w, "{name}_count{{{labels}}} {}", self.count);
+    }
+
     fn observe(&mut self, secs: f64) {
         for (bound, slot) in LATENCY_BUCKETS.iter().zip(self.buckets.iter_mut()) {
             if secs <= *bound {
@@ -254,13 +264,11 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .iter()
         {
-            let labels = format!("operation=\"{op}\",outcome=\"{outcome}\"");
-            for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets.iter()) {
-                let _ = writeln!(w, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(w, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(w, "{name}_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(w, "{name}_count{{{labels}}} {}", h.count);
+            h.render(
+                w,
+                name,
+                &format!("operation=\"{op}\",outcome=\"{outcome}\""),
+            );
         }
 
         self.s3.render(w);

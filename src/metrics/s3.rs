@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{Histogram, LATENCY_BUCKETS, bump, header};
+use super::{Histogram, bump, header};
 
 /// What became of an S3 request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -124,13 +124,7 @@ impl S3Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .iter()
         {
-            let labels = format!("class=\"{class}\"");
-            for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets.iter()) {
-                let _ = writeln!(w, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(w, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(w, "{name}_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(w, "{name}_count{{{labels}}} {}", h.count);
+            h.render(w, name, &format!("class=\"{class}\""));
         }
     }
 }
