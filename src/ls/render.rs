@@ -100,9 +100,9 @@ fn json(listing: &Listing) -> String {
 
 fn toml(listing: &Listing) -> String {
     let mut out = format!(
-        "# grantd ls: the grants this identity holds in the Access Grants instance of\n\
-         # account {} in {} (ListCallerAccessGrants), one profile each; the first is\n\
-         # the default profile.\n",
+        "# grantd ls: the grants this identity holds in the Access Grants instance\n\
+         # of account {} in {} (ListCallerAccessGrants),\n\
+         # one profile each; the first is the default profile.\n",
         listing.account_id, listing.region
     );
     if listing.grants.is_empty() {
