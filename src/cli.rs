@@ -1,4 +1,4 @@
-//! The command line: `serve`, `env`, `creds`, `check`, `ready`, `emulate`, `demo`.
+//! The command line: `serve`, `env`, `creds`, `check`, `ready`, `ls`, `emulate`, `demo`.
 //!
 //! Parses arguments, initialises logging (through [`crate::logging`]), and
 //! hands each command to its module.
@@ -40,6 +40,8 @@ enum Command {
     Check(Flags),
     /// Wait until the running daemon is ready to vend (exit 0), or time out (exit 69)
     Ready(ReadyArgs),
+    /// List the S3 Access Grants this identity holds (ListCallerAccessGrants); no daemon needed
+    Ls(crate::ls::LsArgs),
     /// Run the S3 Control + STS emulator (offline development and tests)
     Emulate(grantd_emulator::EmulateArgs),
     /// Run the daemon against the built-in emulator and show a real client using it
@@ -150,6 +152,7 @@ async fn run(command: Command) -> i32 {
         Command::Env(args) => env(args).await,
         Command::Creds(args) => creds(args).await,
         Command::Ready(args) => ready(args).await,
+        Command::Ls(args) => crate::ls::main(args).await,
         Command::Emulate(args) => {
             logging::init(LogFormat::Text, None, "info");
             grantd_emulator::main(args).await

@@ -25,6 +25,7 @@ use crate::s3::{S3Settings, S3State};
 use crate::server::{self, AppState, Shared};
 use crate::token::{self, Origin, Token, TokenError};
 use crate::upstream::Upstream as GrantsUpstream;
+use crate::upstream::audit::Origin as AuditOrigin;
 use crate::upstream::aws::{AwsUpstream, LoadError};
 
 /// Exit code for bad configuration (EX_USAGE).
@@ -156,8 +157,17 @@ pub async fn serve(
         allowed_uids = ?settings.server.allowed_uids,
         s3_listen = ?s3_bound,
         s3_fallback = settings.s3.fallback.as_str(),
+        audit_context = settings.upstream.audit_context.as_ref().map_or("none", |c| c.value()),
         "grantd serving"
     );
+    if let Some(context) = &settings.upstream.audit_context
+        && matches!(context.origin(), AuditOrigin::Setting { changed: true })
+    {
+        warn!(
+            audit_context = context.value(),
+            "the audit context was cut or had characters CloudTrail does not take replaced"
+        );
+    }
     on_bound(bound, &token);
 
     let clock: SharedClock = Arc::new(SystemClock);

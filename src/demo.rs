@@ -127,6 +127,7 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
             s3control_endpoint: Some(emu_url.clone()),
             sts_endpoint: Some(emu_url.clone()),
             credentials: Some(base),
+            audit_context: None,
         },
         cache: CacheSettings::default(),
         logging: LogSettings::default(),

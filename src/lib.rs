@@ -16,6 +16,7 @@
 //!
 //! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
+//! [`ls`] (`grantd ls`: the caller's grants, as a table, JSON or profiles),
 //! [`logging`] (the stderr subscriber), [`report`] (an error and its causes,
 //! for a person), [`cli`], [`demo`], and `backoff` (the one retry-delay rule
 //! of the cache's refresh retries and the daemon's start).
@@ -38,6 +39,7 @@ pub mod daemon;
 pub mod demo;
 mod error;
 pub mod logging;
+pub mod ls;
 pub mod metrics;
 pub mod profile;
 pub mod report;

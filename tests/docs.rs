@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The commands whose flags the reference must name.
-const COMMANDS: &[&str] = &["serve", "env", "creds", "check", "ready", "emulate", "demo"];
+const COMMANDS: &[&str] = &[
+    "serve", "env", "creds", "check", "ready", "ls", "emulate", "demo",
+];
 
 /// Flags every command has; the reference need not list them.
 const UNIVERSAL_FLAGS: &[&str] = &["--help", "--version"];

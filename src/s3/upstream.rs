@@ -2,8 +2,11 @@
 //! the bucket's region, and one pool of keep-alive connections.
 //!
 //! With `AWS_ENDPOINT_URL_S3` in the daemon's environment every request goes
-//! there, path-style, signed for the daemon's region: a local S3 in tests, an
-//! S3 interface endpoint in a VPC. Without it, to AWS: virtual-hosted
+//! there, path-style, signed for the daemon's region: a local S3 in tests.
+//! An S3 interface endpoint in a VPC (`https://bucket.vpce-….s3.REGION.vpce.amazonaws.com`)
+//! gets what the AWS SDKs send it: the bucket as a host label in front
+//! (`https://BUCKET.bucket.vpce-…/KEY`) where the name allows, path-style
+//! otherwise, signed for the endpoint's region. Without it, to AWS: virtual-hosted
 //! (`bucket.s3.REGION.amazonaws.com`) for names that allow it, path-style
 //! otherwise, in the bucket's region, learned once per bucket from S3's
 //! `x-amz-bucket-region` and remembered for an hour.
@@ -50,6 +53,9 @@ struct Endpoint {
     authority: String,
     /// Without a trailing `/`; empty for none.
     path: String,
+    /// For an S3 interface endpoint, its region (from its host name): buckets
+    /// then go virtual-hosted on it.
+    vpce_region: Option<String>,
 }
 
 /// An endpoint URL that cannot be used.
@@ -81,8 +87,8 @@ impl Upstream {
 
     /// The region to sign a request to `bucket` for.
     pub fn region_of(&self, bucket: Option<&str>) -> Arc<str> {
-        if self.endpoint.is_some() {
-            return self.region.as_str().into();
+        if let Some(e) = &self.endpoint {
+            return e.vpce_region.as_deref().unwrap_or(&self.region).into();
         }
         bucket
             .and_then(|b| self.regions.get(b))
@@ -114,13 +120,18 @@ impl Upstream {
         } else {
             format!("?{query}")
         };
+        // The path after `/bucket`.
+        let rest = |b: &str| match &raw_path[1 + b.len()..] {
+            "" => "/".to_string(),
+            rest => rest.to_string(),
+        };
         let text = match (&self.endpoint, bucket) {
+            (Some(e), Some(b)) if e.vpce_region.is_some() && virtual_hostable(b) => {
+                format!("{}://{b}.{}{}{}{q}", e.scheme, e.authority, e.path, rest(b))
+            }
             (Some(e), _) => format!("{}://{}{}{raw_path}{q}", e.scheme, e.authority, e.path),
             (None, Some(b)) if virtual_hostable(b) => {
-                // The path after `/bucket`.
-                let rest = &raw_path[1 + b.len()..];
-                let rest = if rest.is_empty() { "/" } else { rest };
-                format!("https://{b}.s3.{region}.amazonaws.com{rest}{q}")
+                format!("https://{b}.s3.{region}.amazonaws.com{}{q}", rest(b))
             }
             (None, _) => format!("https://s3.{region}.amazonaws.com{raw_path}{q}"),
         };
@@ -153,10 +164,35 @@ fn parse_endpoint(url: &str) -> Result<Endpoint, BadEndpoint> {
         return Err(bad());
     }
     Ok(Endpoint {
+        vpce_region: uri.host().and_then(interface_endpoint_region),
         scheme: scheme.to_string(),
         authority,
         path: uri.path().trim_end_matches('/').to_string(),
     })
+}
+
+/// The region of an S3 interface endpoint's bucket host name,
+/// `bucket.vpce-1a2b3c4d-5e6f.s3.us-east-1.vpce.amazonaws.com`; `None` for
+/// any other host.
+fn interface_endpoint_region(host: &str) -> Option<String> {
+    let host = host.to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    match labels[..] {
+        ["bucket", vpce, "s3", region, "vpce", "amazonaws", "com"]
+        | [
+            "bucket",
+            vpce,
+            "s3",
+            region,
+            "vpce",
+            "amazonaws",
+            "com",
+            "cn",
+        ] if vpce.starts_with("vpce-") && crate::scope::is_region(region) => {
+            Some(region.to_string())
+        }
+        _ => None,
+    }
 }
 
 /// One pool of keep-alive connections, http and https, with the AWS SDK's
@@ -230,6 +266,53 @@ mod tests {
         assert_eq!(&*u.region_of(Some("my-bucket")), "ap-south-1");
         u.learn_region("my-bucket", &HeaderValue::from_static("Not A Region"));
         assert_eq!(&*u.region_of(Some("my-bucket")), "ap-south-1");
+    }
+
+    #[tokio::test]
+    async fn an_s3_interface_endpoint_gets_buckets_virtual_hosted_as_the_sdks_send_them() {
+        let vpce = "https://bucket.vpce-1a2b3c4d-5e6f.s3.eu-central-1.vpce.amazonaws.com";
+        let u = Upstream::new(Some(vpce), "us-east-1".into()).unwrap();
+        assert_eq!(
+            u.uri(Some("my-bucket"), "/my-bucket/a/b%20c", "", "eu-central-1")
+                .unwrap()
+                .to_string(),
+            "https://my-bucket.bucket.vpce-1a2b3c4d-5e6f.s3.eu-central-1.vpce.amazonaws.com/a/b%20c"
+        );
+        assert_eq!(
+            u.uri(
+                Some("my-bucket"),
+                "/my-bucket",
+                "list-type=2",
+                "eu-central-1"
+            )
+            .unwrap()
+            .to_string(),
+            "https://my-bucket.bucket.vpce-1a2b3c4d-5e6f.s3.eu-central-1.vpce.amazonaws.com/?list-type=2"
+        );
+        assert_eq!(
+            u.uri(Some("my.bucket"), "/my.bucket/k", "", "eu-central-1")
+                .unwrap()
+                .to_string(),
+            format!("{vpce}/my.bucket/k"),
+            "a dotted name goes path-style, as over TLS it must"
+        );
+        assert_eq!(
+            u.uri(None, "/", "", "eu-central-1").unwrap().to_string(),
+            format!("{vpce}/")
+        );
+        assert_eq!(
+            &*u.region_of(Some("my-bucket")),
+            "eu-central-1",
+            "the endpoint's region"
+        );
+        assert_eq!(
+            interface_endpoint_region("s3.us-east-1.amazonaws.com"),
+            None
+        );
+        assert_eq!(
+            interface_endpoint_region("accesspoint.vpce-1.s3.us-east-1.vpce.amazonaws.com"),
+            None
+        );
     }
 
     #[test]

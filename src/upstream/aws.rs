@@ -1,15 +1,22 @@
 //! The real upstream: S3 Control and STS through the AWS SDK for Rust.
 //!
 //! Base credentials and region come from the standard AWS chains. A custom S3
-//! Control endpoint (`AWS_ENDPOINT_URL_S3_CONTROL`) is installed as a fixed
-//! endpoint resolver: the SDK's own rules would prefix the account id as a host
-//! label (`111122223333.127.0.0.1`), which cannot reach a local endpoint.
+//! Control endpoint (`AWS_ENDPOINT_URL_S3_CONTROL`) is installed as
+//! [`FixedEndpoint`] (in `endpoint`): the account label in front of a host
+//! name, as the SDKs put it, none on an IP literal or `localhost`, where the
+//! SDK's own rules would make `111122223333.127.0.0.1`. `errors` maps SDK
+//! failures onto terminal or transient, naming an endpoint that cannot be
+//! reached; `list` is `ListCallerAccessGrants` for `grantd ls`. Every
+//! `GetDataAccess` carries the daemon's one [`AuditContext`].
 //!
 //! The instance account of a request is, in order: the profile's pinned
 //! `account_id`, the configured `--account-id`, else the owner found by
 //! `GetAccessGrantsInstanceForPrefix` (remembered per prefix by [`owners`])
 //! with the caller's own account (STS `GetCallerIdentity`) as the fallback.
 
+mod endpoint;
+mod errors;
+mod list;
 mod owners;
 
 use std::collections::HashMap;
@@ -20,17 +27,20 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sdk_s3control::config::endpoint::{Endpoint, EndpointFuture, Params, ResolveEndpoint};
-use aws_sdk_s3control::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3control::error::DisplayErrorContext;
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
+pub use endpoint::{FixedEndpoint, Reach, with_account_label};
+use errors::{malformed, sdk_error};
+pub use list::{CallerGrant, Listing, MAX_PAGES, PAGE_SIZE};
 pub use owners::{OWNER_CAPACITY, OWNER_FALLBACK_TTL, OWNER_TTL};
 use owners::{Owners, owner_key};
 
 use futures_util::future::BoxFuture;
 
-use super::{DataAccess, ErrorKind, Upstream, UpstreamError, classify};
+use super::audit::AuditContext;
+use super::{DataAccess, ErrorKind, Upstream, UpstreamError};
 use crate::credentials::{Credentials, Secret};
 use crate::metrics::Metrics;
 use crate::scope::{DataAccessRequest, Permission, Privilege, S3Target, is_account_id, is_region};
@@ -41,6 +51,9 @@ pub const MAX_ATTEMPTS: u32 = 3;
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time limit of one operation, retries included; under the cache's 4.5 s miss wait.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+/// Time limit of loading the base credentials outside a call (at start, and
+/// for `grantd ls`), as the SDK's identity cache bounds a load. Defaults to 5 s.
+pub const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the daemon's configuration says about the upstream.
 #[derive(Clone, Debug, Default)]
@@ -55,17 +68,8 @@ pub struct AwsSettings {
     pub sts_endpoint: Option<String>,
     /// Base credentials to use instead of the standard chain (the demo's built-in identity).
     pub credentials: Option<SharedCredentialsProvider>,
-}
-
-/// Sends every S3 Control request to one URL as is: the SDK's own rules would
-/// prefix the account id as a host label, which a local endpoint cannot take.
-#[derive(Debug)]
-pub struct FixedEndpoint(pub String);
-
-impl ResolveEndpoint for FixedEndpoint {
-    fn resolve_endpoint<'a>(&'a self, _params: &'a Params) -> EndpointFuture<'a> {
-        EndpointFuture::ready(Ok(Endpoint::builder().url(self.0.clone()).build()))
-    }
+    /// Sent as `AuditContext` on every `GetDataAccess`; `None` = none.
+    pub audit_context: Option<AuditContext>,
 }
 
 /// Why the upstream could not be set up.
@@ -87,6 +91,9 @@ pub struct AwsUpstream {
     base: SdkConfig,
     region: String,
     s3control_endpoint: Option<String>,
+    sts_endpoint: Option<String>,
+    /// One value per daemon, so every process's request shares one cache entry.
+    audit_context: Option<String>,
     /// One S3 Control client per region, made on first use.
     clients: Mutex<HashMap<String, aws_sdk_s3control::Client>>,
     sts: aws_sdk_sts::Client,
@@ -135,6 +142,8 @@ impl AwsUpstream {
             base,
             region,
             s3control_endpoint: settings.s3control_endpoint,
+            sts_endpoint: settings.sts_endpoint,
+            audit_context: settings.audit_context.map(|c| c.value().to_string()),
             clients: Mutex::default(),
             configured_account: settings.account_id,
             caller_account: OnceCell::new(),
@@ -173,7 +182,8 @@ impl AwsUpstream {
                 let started = tokio::time::Instant::now();
                 let result = self.sts.get_caller_identity().send().await;
                 self.record("GetCallerIdentity", &result, started);
-                let out = result.map_err(|e| sdk_error("GetCallerIdentity", e))?;
+                let reach = Reach::sts(self.sts_endpoint.as_deref(), &self.region);
+                let out = result.map_err(|e| sdk_error("GetCallerIdentity", &reach, e))?;
                 out.account()
                     .filter(|a| is_account_id(a))
                     .map(str::to_string)
@@ -222,7 +232,8 @@ impl AwsUpstream {
             .send()
             .await;
         self.record("GetAccessGrantsInstanceForPrefix", &result, started);
-        match result.map_err(|e| sdk_error("GetAccessGrantsInstanceForPrefix", e)) {
+        let reach = Reach::s3control(self.s3control_endpoint.as_deref(), region, &caller);
+        match result.map_err(|e| sdk_error("GetAccessGrantsInstanceForPrefix", &reach, e)) {
             Ok(out) => match out.access_grants_instance_arn().and_then(arn_account) {
                 Some(owner) => Ok((owner, OWNER_TTL)),
                 None => Err(malformed(
@@ -235,6 +246,47 @@ impl AwsUpstream {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Loads the base credentials once, outside any call: a credential
+    /// source that cannot answer (a container credentials endpoint, IMDS)
+    /// is then named as such, not taken for the service called next, whose
+    /// operation timeout would otherwise run out first.
+    async fn load_base_credentials(&self) -> Result<(), UpstreamError> {
+        let provider = self.base.credentials_provider().ok_or_else(|| {
+            UpstreamError::new(
+                ErrorKind::Unavailable,
+                "NoCredentials",
+                "no base credentials provider",
+            )
+        })?;
+        let loaded = tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials())
+            .await
+            .map_err(|_| {
+                warn!(
+                    timeout_s = CREDENTIALS_TIMEOUT.as_secs(),
+                    "the base credentials did not load in time"
+                );
+                UpstreamError::new(
+                    ErrorKind::Unavailable,
+                    "CredentialsNotLoaded",
+                    format!(
+                        "the base credentials did not load within {} s (container credentials, \
+                         instance metadata or another source of the AWS chain not answering)",
+                        CREDENTIALS_TIMEOUT.as_secs()
+                    ),
+                )
+            })?;
+        loaded.map_err(|e| {
+            warn!(error = %DisplayErrorContext(&e), "cannot load the base credentials");
+            UpstreamError::new(
+                ErrorKind::Unavailable,
+                "CredentialsNotLoaded",
+                "the base credentials could not be loaded",
+            )
+            .with_source(e)
+        })?;
+        Ok(())
     }
 
     fn record<T, E>(
@@ -263,9 +315,13 @@ impl AwsUpstream {
             .permission(sdk_permission(request.permission))
             .privilege(sdk_privilege(request.privilege))
             .set_duration_seconds(request.duration_seconds.map(|d| d as i32))
+            .set_audit_context(self.audit_context.clone())
             .send()
             .await
-            .map_err(|e| sdk_error("GetDataAccess", e))?;
+            .map_err(|e| {
+                let reach = Reach::s3control(self.s3control_endpoint.as_deref(), &region, &account);
+                sdk_error("GetDataAccess", &reach, e)
+            })?;
         let creds = out
             .credentials()
             .ok_or_else(|| malformed("GetDataAccess answered without Credentials"))?;
@@ -313,27 +369,10 @@ impl Upstream for AwsUpstream {
 
     fn resolve_identity(&self) -> BoxFuture<'_, Result<String, UpstreamError>> {
         Box::pin(async {
+            self.load_base_credentials().await?;
             match &self.configured_account {
                 // The account is known; readiness only needs base credentials.
-                Some(account) => {
-                    let provider = self.base.credentials_provider().ok_or_else(|| {
-                        UpstreamError::new(
-                            ErrorKind::Unavailable,
-                            "NoCredentials",
-                            "no base credentials provider",
-                        )
-                    })?;
-                    provider.provide_credentials().await.map_err(|e| {
-                        warn!(error = %DisplayErrorContext(&e), "cannot load the base credentials");
-                        UpstreamError::new(
-                            ErrorKind::Unavailable,
-                            "CredentialsNotLoaded",
-                            "the base credentials could not be loaded",
-                        )
-                        .with_source(e)
-                    })?;
-                    Ok(account.clone())
-                }
+                Some(account) => Ok(account.clone()),
                 None => self.caller_account().await,
             }
         })
@@ -357,128 +396,15 @@ fn sdk_privilege(p: Privilege) -> aws_sdk_s3control::types::Privilege {
     }
 }
 
-fn malformed(message: &str) -> UpstreamError {
-    UpstreamError::new(ErrorKind::Malformed, "MalformedResponse", message)
-}
-
 /// The account field of `arn:aws:s3:us-east-1:111122223333:access-grants/default`.
 fn arn_account(arn: &str) -> Option<String> {
     let account = arn.split(':').nth(4)?;
     is_account_id(account).then(|| account.to_string())
 }
 
-/// Maps any SDK failure of `operation` onto the cache's terminal/transient
-/// split, keeping the SDK's error as the source.
-///
-/// A service's answer is told by its own code and message. Any other failure
-/// gets a short message of our own, and its whole cause chain goes to the log
-/// here, where the operation is known: the cache logs only `code: message`.
-fn sdk_error<E>(
-    operation: &'static str,
-    err: SdkError<E, aws_sdk_s3control::config::http::HttpResponse>,
-) -> UpstreamError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let (kind, code, message) = match &err {
-        SdkError::ServiceError(se) => {
-            let status = se.raw().status().as_u16();
-            let code = se.err().code().unwrap_or_default();
-            let message = se.err().message().unwrap_or_default();
-            let shown_code = if code.is_empty() {
-                format!("HTTP{status}")
-            } else {
-                code.to_string()
-            };
-            let message = if message.is_empty() {
-                format!("HTTP status {status}")
-            } else {
-                message.to_string()
-            };
-            return UpstreamError::new(classify(code, Some(status)), shown_code, message)
-                .with_source(err);
-        }
-        SdkError::TimeoutError(_) => (
-            ErrorKind::Unavailable,
-            "Timeout",
-            "the upstream did not answer in time",
-        ),
-        SdkError::DispatchFailure(df) if df.is_timeout() => (
-            ErrorKind::Unavailable,
-            "DispatchFailure",
-            "the connection to the upstream timed out",
-        ),
-        SdkError::DispatchFailure(df) if df.is_io() => (
-            ErrorKind::Unavailable,
-            "DispatchFailure",
-            "the upstream could not be reached",
-        ),
-        SdkError::DispatchFailure(_) => (
-            ErrorKind::Unavailable,
-            "DispatchFailure",
-            "the request could not be sent",
-        ),
-        SdkError::ResponseError(_) => (
-            ErrorKind::Malformed,
-            "MalformedResponse",
-            "the upstream's answer could not be read",
-        ),
-        _ => (
-            ErrorKind::Unavailable,
-            "RequestFailed",
-            "the request could not be made",
-        ),
-    };
-    warn!(operation, code, error = %DisplayErrorContext(&err), "upstream call failed");
-    UpstreamError::new(kind, code, message).with_source(err)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::error::Error;
-
-    use aws_sdk_s3control::config::http::HttpResponse;
-    use aws_sdk_s3control::error::ErrorMetadata;
-    use aws_sdk_s3control::operation::get_data_access::GetDataAccessError;
-
     use super::*;
-
-    type GetDataAccessSdkError = SdkError<GetDataAccessError, HttpResponse>;
-
-    #[test]
-    fn a_service_answer_keeps_its_code_and_message_and_the_sdk_error_underneath() {
-        let modeled = GetDataAccessError::generic(
-            ErrorMetadata::builder()
-                .code("AccessDenied")
-                .message("You do not have READ permissions")
-                .build(),
-        );
-        let raw = HttpResponse::new(403.try_into().unwrap(), "".into());
-        let e = sdk_error("GetDataAccess", SdkError::service_error(modeled, raw));
-        assert_eq!(e.kind, ErrorKind::Denied);
-        assert_eq!(
-            e.to_string(),
-            "AccessDenied: You do not have READ permissions"
-        );
-        let sdk = e
-            .source()
-            .and_then(|s| s.downcast_ref::<GetDataAccessSdkError>());
-        assert!(sdk.is_some(), "the SDK error is the source");
-    }
-
-    #[test]
-    fn a_timeout_says_so_and_keeps_what_timed_out_as_a_cause() {
-        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out");
-        let e = sdk_error("GetDataAccess", GetDataAccessSdkError::timeout_error(io));
-        assert_eq!(e.kind, ErrorKind::Unavailable);
-        assert_eq!(
-            e.to_string(),
-            "Timeout: the upstream did not answer in time"
-        );
-        let sdk = e.source().expect("the SDK error is the source");
-        let io = sdk.source().expect("and what timed out is its source");
-        assert_eq!(io.to_string(), "read timed out");
-    }
 
     #[test]
     fn a_missing_region_is_a_load_error() {

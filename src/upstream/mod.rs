@@ -5,7 +5,9 @@
 //! denial, evict) or passing (transient: keep serving what we have, retry).
 //! [`aws::AwsUpstream`] is the real implementation through the AWS SDK;
 //! [`fake::ScriptedUpstream`] is the scripted double for tests and benches.
+//! [`audit`] decides the `AuditContext` every `GetDataAccess` carries.
 
+pub mod audit;
 pub mod aws;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;

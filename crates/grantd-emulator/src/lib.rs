@@ -1,8 +1,9 @@
 //! `grantd emulate`: a local stand-in for S3 Access Grants and STS.
 //!
 //! AWS is out of reach in development and CI, so grantd ships an emulator of
-//! the calls it makes: S3 Control `GetDataAccess` and
-//! `GetAccessGrantsInstanceForPrefix`, and STS `GetCallerIdentity`, on one
+//! the calls it makes: S3 Control `GetDataAccess`,
+//! `GetAccessGrantsInstanceForPrefix` and `ListCallerAccessGrants`, and STS
+//! `GetCallerIdentity`, on one
 //! listener, in the wire format the official SDKs parse. A JSON control API
 //! under `/_emulator` lets tests inject faults, read the call log and look up
 //! what issued keys cover.
@@ -18,7 +19,8 @@
 //! Modules:
 //! - `scenario`: the scenario file (identities, grants, faults) and the demo.
 //! - `matching`: which grant allows a request; which instance owns a prefix.
-//! - `operations`: request validation and the three AWS operations.
+//! - `operations`: request validation and the AWS operations.
+//! - `listing`: `ListCallerAccessGrants`: its filters and pages.
 //! - `wire`: SigV4 header parsing, XML bodies, random key material.
 //! - `faults`: scripted errors, latency and malformed answers.
 //! - `assume`: assume-role mode, minting keys with STS `AssumeRole`.
@@ -34,6 +36,7 @@ mod control;
 mod faults;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod listing;
 mod matching;
 mod operations;
 mod scenario;
@@ -212,6 +215,7 @@ pub async fn run(
 enum Operation {
     GetDataAccess,
     GetAccessGrantsInstanceForPrefix,
+    ListCallerAccessGrants,
     GetCallerIdentity,
 }
 
@@ -220,6 +224,7 @@ impl Operation {
         match self {
             Operation::GetDataAccess => "GetDataAccess",
             Operation::GetAccessGrantsInstanceForPrefix => "GetAccessGrantsInstanceForPrefix",
+            Operation::ListCallerAccessGrants => "ListCallerAccessGrants",
             Operation::GetCallerIdentity => "GetCallerIdentity",
         }
     }
@@ -228,6 +233,7 @@ impl Operation {
         [
             Operation::GetDataAccess,
             Operation::GetAccessGrantsInstanceForPrefix,
+            Operation::ListCallerAccessGrants,
             Operation::GetCallerIdentity,
         ]
         .into_iter()

@@ -93,6 +93,7 @@ mod tests {
             permission,
             account_id: account.into(),
             role_arn: None,
+            application_arn: None,
         }
     }
 

@@ -1,10 +1,12 @@
-//! The three AWS operations the emulator answers.
+//! The AWS operations the emulator answers.
 //!
 //! Owns request validation (authentication by access key id, the
-//! `x-amz-account-id` header, query parameters) and the work of
-//! `GetDataAccess`, `GetAccessGrantsInstanceForPrefix` and STS
-//! `GetCallerIdentity`. Answers come back as data; `server` renders them,
-//! applies faults and records the call.
+//! `x-amz-account-id` header and the account label a client puts in front
+//! of a host name, query parameters) and the work of `GetDataAccess`,
+//! `GetAccessGrantsInstanceForPrefix`, `ListCallerAccessGrants` (its
+//! filters and pages in `listing`) and STS `GetCallerIdentity`. Answers
+//! come back as data; `server` renders them, applies faults and records the
+//! call.
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use hyper::HeaderMap;
 use grantd_common::credentials::{Credentials, Secret};
 use grantd_common::scope::{Permission, Privilege, S3Target, ScopeError, is_account_id};
 
+use super::listing::{self, DEFAULT_MAX_RESULTS, MAX_RESULTS};
 use super::matching::{self, Refusal};
 use super::scenario::DURATION_RANGE;
 use super::state::Issued;
@@ -44,7 +47,15 @@ impl AwsRequest<'_> {
 pub(super) enum Answer {
     DataAccess(Vended),
     InstanceForPrefix { account_id: String },
+    CallerGrants(Vec<ListedGrant>, Option<String>),
     CallerIdentity { arn: String },
+}
+
+/// One entry of a `ListCallerAccessGrants` answer.
+pub(super) struct ListedGrant {
+    pub(super) scope: String,
+    pub(super) permission: Permission,
+    pub(super) application_arn: Option<String>,
 }
 
 /// Credentials vended by `GetDataAccess` and what they cover.
@@ -61,6 +72,7 @@ pub(super) async fn answer(
     match operation {
         Operation::GetDataAccess => get_data_access(emu, req).await.map(Answer::DataAccess),
         Operation::GetAccessGrantsInstanceForPrefix => instance_for_prefix(emu, req),
+        Operation::ListCallerAccessGrants => caller_grants(emu, req),
         Operation::GetCallerIdentity => {
             let arn = authenticate(emu, req, Operation::GetCallerIdentity)?;
             Ok(Answer::CallerIdentity {
@@ -89,6 +101,16 @@ async fn get_data_access(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Vended,
             "The requested durationSeconds ({seconds}) exceeds the maximum session duration \
              ({} seconds) of the location role",
             emu.scenario.max_duration_seconds
+        )));
+    }
+    if let Some(context) = req.param("auditContext")
+        && !is_audit_context(context)
+    {
+        return Err(AwsError::invalid_request(format!(
+            "1 validation error detected: Value '{}' at 'auditContext' failed to satisfy \
+             constraint: Member must have length between 1 and {MAX_AUDIT_CONTEXT_LEN} and \
+             hold no control character but tab",
+            clip(context)
         )));
     }
     let privilege: Privilege = req
@@ -169,6 +191,71 @@ fn instance_for_prefix(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Answer, A
     }
 }
 
+fn caller_grants(emu: &Emulator, req: &AwsRequest<'_>) -> Result<Answer, AwsError> {
+    let caller = authenticate(emu, req, Operation::ListCallerAccessGrants)?;
+    let account = instance_account(req)?;
+    let scope = req.param("grantscope");
+    if let Some(scope) = scope {
+        listing::check_scope(scope).map_err(|why| {
+            AwsError::invalid_request(format!(
+                "1 validation error detected: Value '{}' at 'grantScope' failed to satisfy \
+                 constraint: {why}",
+                clip(scope)
+            ))
+        })?;
+    }
+    let max_results = match req.param("maxResults") {
+        None => DEFAULT_MAX_RESULTS,
+        Some(raw) => match raw.parse::<usize>() {
+            // 0 is in the API's range; it asks for the default.
+            Ok(0) => DEFAULT_MAX_RESULTS,
+            Ok(n) if n <= MAX_RESULTS => n,
+            _ => {
+                return Err(AwsError::invalid_request(format!(
+                    "1 validation error detected: Value '{}' at 'maxResults' failed to satisfy \
+                     constraint: Member must have value between 0 and {MAX_RESULTS}",
+                    clip(raw)
+                )));
+            }
+        },
+    };
+    let allowed_by_application = match req.param("allowedByApplication") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(AwsError::invalid_request(format!(
+                "1 validation error detected: Value '{}' at 'allowedByApplication' failed to \
+                 satisfy constraint: Member must be true or false",
+                clip(other)
+            )));
+        }
+    };
+    let query = listing::Query {
+        account,
+        caller,
+        scope,
+        allowed_by_application,
+        max_results,
+        next_token: req.param("nextToken"),
+    };
+    let page = listing::page(&emu.scenario.grants, &query).map_err(|refusal| match refusal {
+        listing::Refusal::NoInstance => AwsError::no_instance(),
+        listing::Refusal::BadToken => {
+            AwsError::invalid_request("The continuation token provided is invalid.")
+        }
+    })?;
+    let grants = page
+        .grants
+        .iter()
+        .map(|g| ListedGrant {
+            scope: g.target.as_str().to_string(),
+            permission: g.permission,
+            application_arn: g.application_arn.clone(),
+        })
+        .collect();
+    Ok(Answer::CallerGrants(grants, page.next_token))
+}
+
 /// The principal behind the request's access key id.
 fn authenticate<'e>(
     emu: &'e Emulator,
@@ -205,10 +292,16 @@ fn authenticate<'e>(
         })
 }
 
-/// The `x-amz-account-id` header: the account that owns the instance.
+/// The `x-amz-account-id` header: the account that owns the instance. A
+/// request to a host name must carry it as the first label too, as the AWS
+/// SDKs put it there (`111122223333.s3-control.us-east-1.amazonaws.com`);
+/// an IP address or `localhost` carries none.
 fn instance_account<'r>(req: &'r AwsRequest<'_>) -> Result<&'r str, AwsError> {
     match req.header("x-amz-account-id") {
-        Some(account) if is_account_id(account) => Ok(account),
+        Some(account) if is_account_id(account) => {
+            check_host_label(req.header("host"), account)?;
+            Ok(account)
+        }
         Some(other) => Err(AwsError::invalid_request(format!(
             "1 validation error detected: Value '{}' at 'accountId' failed to satisfy \
              constraint: Member must be a 12-digit account id",
@@ -218,6 +311,44 @@ fn instance_account<'r>(req: &'r AwsRequest<'_>) -> Result<&'r str, AwsError> {
             "Missing required header: x-amz-account-id",
         )),
     }
+}
+
+/// The account label of a host name, checked against `account`.
+pub(super) fn check_host_label(host: Option<&str>, account: &str) -> Result<(), AwsError> {
+    let Some(host) = host else {
+        return Ok(());
+    };
+    // `name:port`, `[v6]:port`, or either without a port.
+    let name = match host.strip_prefix('[') {
+        Some(_) => return Ok(()),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    if name.parse::<std::net::IpAddr>().is_ok() || name.eq_ignore_ascii_case("localhost") {
+        return Ok(());
+    }
+    match name.split_once('.') {
+        Some((label, _)) if label == account => Ok(()),
+        Some((label, _)) if is_account_id(label) => Err(AwsError::invalid_request(format!(
+            "The account id in the host name ({label}) does not match x-amz-account-id ({account})"
+        ))),
+        _ => Err(AwsError::invalid_request(format!(
+            "The host name {} lacks the account id label: expected {account}.{}",
+            clip(name),
+            clip(name)
+        ))),
+    }
+}
+
+/// Longest `auditContext` the API takes.
+const MAX_AUDIT_CONTEXT_LEN: usize = 2048;
+
+/// The API's pattern for `auditContext`: the characters XML allows (tab,
+/// U+0020 and up, no U+FFFE or U+FFFF), 1 to 2048 of them.
+fn is_audit_context(text: &str) -> bool {
+    (1..=MAX_AUDIT_CONTEXT_LEN).contains(&text.encode_utf16().count())
+        && text
+            .chars()
+            .all(|c| c == '\t' || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}'))
 }
 
 fn required<'r>(req: &'r AwsRequest<'_>, name: &str) -> Result<&'r str, AwsError> {

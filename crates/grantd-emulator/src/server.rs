@@ -33,6 +33,7 @@ const EXPIRED_BY: Duration = Duration::from_secs(600);
 
 const S3CONTROL_DATA_ACCESS: &str = "/v20180820/accessgrantsinstance/dataaccess";
 const S3CONTROL_PREFIX: &str = "/v20180820/accessgrantsinstance/prefix";
+const S3CONTROL_CALLER_GRANTS: &str = "/v20180820/accessgrantsinstance/caller/grants";
 pub(super) const CONTROL_PREFIX: &str = "/_emulator";
 
 /// Marks an answer that must not be sent: a `reset` fault's. The
@@ -163,6 +164,9 @@ fn route(method: &Method, path: &str) -> Result<Route, AwsError> {
             Method::GET,
             Route::Aws(Operation::GetAccessGrantsInstanceForPrefix),
         ),
+        S3CONTROL_CALLER_GRANTS => {
+            allow(Method::GET, Route::Aws(Operation::ListCallerAccessGrants))
+        }
         "/" => allow(Method::POST, Route::Sts),
         p if p == CONTROL_PREFIX || p.starts_with("/_emulator/") => Ok(Route::Control),
         _ => Err(AwsError::new(
@@ -273,10 +277,13 @@ async fn call(
         target: req
             .param("target")
             .or(req.param("s3prefix"))
+            .or(req.param("grantscope"))
             .map(str::to_string),
         permission: req.param("permission").map(str::to_string),
         privilege: req.param("privilege").map(str::to_string),
         duration_seconds: req.param("durationSeconds").and_then(|d| d.parse().ok()),
+        audit_context: req.param("auditContext").map(str::to_string),
+        host: req.header("host").map(str::to_string),
         status: 0,
     };
     let fault = emu.state().faults.take(operation, record.target.as_deref());
@@ -359,6 +366,9 @@ fn render(
         }
         Answer::InstanceForPrefix { account_id } => {
             wire::instance_for_prefix_xml(&emu.scenario.region, &account_id)
+        }
+        Answer::CallerGrants(grants, next_token) => {
+            wire::caller_grants_xml(&grants, next_token.as_deref())
         }
         Answer::CallerIdentity { arn } => wire::caller_identity_xml(&arn, request_id),
     };

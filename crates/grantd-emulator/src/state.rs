@@ -45,6 +45,10 @@ pub(super) struct CallRecord {
     pub(super) permission: Option<String>,
     pub(super) privilege: Option<String>,
     pub(super) duration_seconds: Option<u64>,
+    /// `auditContext` of a `GetDataAccess` call, as sent.
+    pub(super) audit_context: Option<String>,
+    /// The `Host` header: shows the account label a client put in front.
+    pub(super) host: Option<String>,
     pub(super) status: u16,
 }
 
@@ -54,6 +58,8 @@ pub(super) struct Counts {
     get_data_access: u64,
     #[serde(rename = "GetAccessGrantsInstanceForPrefix")]
     get_access_grants_instance_for_prefix: u64,
+    #[serde(rename = "ListCallerAccessGrants")]
+    list_caller_access_grants: u64,
     #[serde(rename = "GetCallerIdentity")]
     get_caller_identity: u64,
 }
@@ -93,6 +99,7 @@ impl State {
             Operation::GetAccessGrantsInstanceForPrefix => {
                 self.counts.get_access_grants_instance_for_prefix += 1;
             }
+            Operation::ListCallerAccessGrants => self.counts.list_caller_access_grants += 1,
             Operation::GetCallerIdentity => self.counts.get_caller_identity += 1,
         }
         if self.calls.len() == MAX_CALLS {
@@ -148,6 +155,8 @@ mod tests {
             permission: None,
             privilege: None,
             duration_seconds: Some(n),
+            audit_context: None,
+            host: None,
             status: 200,
         }
     }

@@ -163,6 +163,32 @@ pub(super) fn instance_for_prefix_xml(region: &str, account: &str) -> String {
     )
 }
 
+/// A `ListCallerAccessGrants` answer; `ApplicationArn` only where a grant has one.
+pub(super) fn caller_grants_xml(
+    grants: &[super::operations::ListedGrant],
+    next_token: Option<&str>,
+) -> String {
+    let mut out = format!("{XML_DECL}<ListCallerAccessGrantsResult xmlns=\"{S3CONTROL_NS}\">");
+    if let Some(token) = next_token {
+        let _ = write!(out, "<NextToken>{}</NextToken>", escape(token));
+    }
+    out.push_str("<CallerAccessGrantsList>");
+    for grant in grants {
+        let _ = write!(
+            out,
+            "<AccessGrant><Permission>{}</Permission><GrantScope>{}</GrantScope>",
+            grant.permission.as_str(),
+            escape(&grant.scope)
+        );
+        if let Some(arn) = &grant.application_arn {
+            let _ = write!(out, "<ApplicationArn>{}</ApplicationArn>", escape(arn));
+        }
+        out.push_str("</AccessGrant>");
+    }
+    out.push_str("</CallerAccessGrantsList></ListCallerAccessGrantsResult>");
+    out
+}
+
 pub(super) fn caller_identity_xml(arn: &str, request_id: &str) -> String {
     let account = arn.split(':').nth(4).unwrap_or_default();
     format!(

@@ -38,7 +38,8 @@ impl Fault {
                 None => {
                     problems.push(format!(
                         "{}: unknown operation {name:?}: expected GetDataAccess, \
-                         GetAccessGrantsInstanceForPrefix, GetCallerIdentity or *",
+                         GetAccessGrantsInstanceForPrefix, ListCallerAccessGrants, \
+                         GetCallerIdentity or *",
                         table.path_of("operation")
                     ));
                     None

@@ -26,6 +26,7 @@
 //! permission = "READWRITE"             # READ | WRITE | READWRITE
 //! account_id = "444455556666"          # instance holding the grant (cross-account)
 //! role_arn = "arn:aws:iam::111122223333:role/grant-usera"  # needs [assume_role]
+//! application_arn = "arn:aws:sso::111122223333:application/ssoins-1/apl-1"  # ListCallerAccessGrants only
 //!
 //! [assume_role]                        # endpoint and both keys required
 //! endpoint = "http://127.0.0.1:5000"
@@ -143,6 +144,9 @@ pub(super) struct Grant {
     pub(super) account_id: String,
     /// Role to assume for real credentials (assume-role mode).
     pub(super) role_arn: Option<String>,
+    /// The Identity Center application the grant is limited to, which
+    /// `ListCallerAccessGrants` reports as `ApplicationArn`.
+    pub(super) application_arn: Option<String>,
 }
 
 /// Where and how to call STS `AssumeRole` in assume-role mode.

@@ -180,6 +180,15 @@ fn read_grant(
             ));
         }
     }
+    let application_arn = table.str("application_arn", problems).map(str::to_string);
+    if let Some(arn) = &application_arn
+        && !is_application_arn(arn)
+    {
+        problems.push(format!(
+            "{}: expected an application ARN (arn:...:sso::ACCOUNT:application/...)",
+            table.path_of("application_arn")
+        ));
+    }
     table.finish(problems);
     Some(Grant {
         grantee: grantee?.to_string(),
@@ -187,6 +196,7 @@ fn read_grant(
         permission: permission?,
         account_id,
         role_arn,
+        application_arn,
     })
 }
 
@@ -244,6 +254,13 @@ fn check_account(account: &str, path: &str, problems: &mut Problems) {
             "{path}: expected a 12-digit account id, got {account:?}"
         ));
     }
+}
+
+/// An ARN as `ApplicationArn` holds one: `arn:`, 10 to 1224 characters.
+fn is_application_arn(arn: &str) -> bool {
+    arn.starts_with("arn:")
+        && (10..=1224).contains(&arn.len())
+        && !arn.chars().any(char::is_control)
 }
 
 /// `arn:aws:iam::<12 digits>:<resource>`.

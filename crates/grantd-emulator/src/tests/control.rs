@@ -24,13 +24,15 @@ async fn calls_are_counted_and_recorded_as_sent() {
     assert_eq!(status, 200);
     assert_eq!(
         log["counts"],
-        serde_json::json!({"GetDataAccess": 2, "GetAccessGrantsInstanceForPrefix": 0, "GetCallerIdentity": 1})
+        serde_json::json!({"GetDataAccess": 2, "GetAccessGrantsInstanceForPrefix": 0,
+            "ListCallerAccessGrants": 0, "GetCallerIdentity": 1})
     );
     assert_eq!(
         log["calls"][0],
         serde_json::json!({
             "operation": "GetDataAccess", "access_key_id": DEMO_ROLE_A_KEY_ID, "account_id": DEMO_ACCOUNT,
-            "target": target, "permission": "READ", "privilege": "Minimal", "duration_seconds": 900, "status": 200
+            "target": target, "permission": "READ", "privilege": "Minimal", "duration_seconds": 900,
+            "audit_context": null, "host": h.addr.to_string(), "status": 200
         })
     );
     assert_eq!(log["calls"][1]["status"], 403);

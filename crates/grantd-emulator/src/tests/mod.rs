@@ -5,6 +5,8 @@
 //!
 //! - `data_access`: `GetDataAccess` — matching, lifetimes, refusals, privilege.
 //! - `instances`: `GetAccessGrantsInstanceForPrefix` and cross-account grants.
+//! - `caller_grants`: `ListCallerAccessGrants` (filters, pages) and the
+//!   account label of a host name.
 //! - `sts`: `GetCallerIdentity` and other STS actions.
 //! - `faults`: injected errors, latency and malformed answers.
 //! - `control`: the `/_emulator` API — call log, reset, issued keys, settings.
@@ -13,6 +15,7 @@
 //! - `logs`: no secret or token ever reaches the logs or the call log.
 
 mod assume_role;
+mod caller_grants;
 mod control;
 mod data_access;
 mod faults;
@@ -154,7 +157,13 @@ async fn send_raw(
     body: &str,
 ) -> Reply {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\n");
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        request.push_str(&format!("host: {addr}\r\n"));
+    }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
