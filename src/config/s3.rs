@@ -33,8 +33,15 @@ const S3_FALLBACK: Key = Key {
     env: "GRANTD_S3_FALLBACK",
 };
 
+const S3_UPSTREAM_TIMEOUT: Key = Key {
+    file: "s3_upstream_timeout",
+    flag: None,
+    env: "GRANTD_S3_UPSTREAM_TIMEOUT",
+};
+const UPSTREAM_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
+
 /// The keys of the config file this component reads.
-pub(super) const FILE_KEYS: &[&str] = &[S3_LISTEN.file, S3_FALLBACK.file];
+pub(super) const FILE_KEYS: &[&str] = &[S3_LISTEN.file, S3_FALLBACK.file, S3_UPSTREAM_TIMEOUT.file];
 
 /// `allow_remote` is the server's: one switch for both listeners.
 pub(super) fn read(
@@ -59,10 +66,18 @@ pub(super) fn read(
             None => Fallback::default(),
         },
     };
+    let upstream_timeout = look
+        .get(&S3_UPSTREAM_TIMEOUT, None)
+        .and_then(|value| value.whole_number(UPSTREAM_TIMEOUT_RANGE, problems))
+        .map_or(
+            crate::s3::settings::DEFAULT_UPSTREAM_TIMEOUT,
+            std::time::Duration::from_secs,
+        );
     S3Settings {
         listen,
         fallback,
         upstream_endpoint: super::endpoints::s3(env, problems),
+        upstream_timeout,
     }
 }
 
@@ -72,6 +87,10 @@ pub(super) fn describe(s: &S3Settings, out: &mut Describe) {
         None => out.line("s3_listen", "off"),
     }
     out.line("s3_fallback", s.fallback.as_str());
+    out.line(
+        "s3_upstream_timeout",
+        format_args!("{} s", s.upstream_timeout.as_secs()),
+    );
     out.line(
         "s3_endpoint",
         s.upstream_endpoint.as_deref().unwrap_or("AWS default"),

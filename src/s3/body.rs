@@ -7,11 +7,12 @@
 //! carried a checksum, re-chunked unsigned with the same checksum trailer so
 //! S3 stores it. The last piece is always held back until the whole body
 //! checked: a body that fails its last check never reaches S3 complete, so
-//! S3 commits nothing, and the failure is left in a [`Failure`] slot for the
+//! S3 commits nothing, and the failure is left in a [`BodyWatch`] slot for the
 //! handler to answer with. Memory per request is one chunk plus one frame.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
@@ -21,6 +22,7 @@ use grantd_s3::sigv4::PayloadHasher;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
+use tokio::sync::Notify;
 
 use super::error::S3Error;
 use crate::metrics::Metrics;
@@ -33,17 +35,44 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// what the AWS SDKs send.
 pub const FORWARD_CHUNK_SIZE: usize = 64 * 1024;
 
-/// Where a body that failed a check leaves its reason.
+/// What became of a body on its way to S3: whether it was sent whole, and
+/// the reason it failed a check, if it did.
 #[derive(Clone, Default)]
-pub struct Failure(Arc<Mutex<Option<S3Error>>>);
+pub struct BodyWatch {
+    error: Arc<Mutex<Option<S3Error>>>,
+    sent: Arc<Sent>,
+}
 
-impl Failure {
+#[derive(Default)]
+struct Sent {
+    done: AtomicBool,
+    notify: Notify,
+}
+
+impl BodyWatch {
     fn set(&self, e: S3Error) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
     }
 
     pub fn take(&self) -> Option<S3Error> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The whole body went to S3 (or there was none).
+    pub fn mark_sent(&self) {
+        self.sent.done.store(true, Ordering::Release);
+        self.sent.notify.notify_waiters();
+    }
+
+    /// Waits until the whole body went to S3.
+    pub async fn sent(&self) {
+        loop {
+            let notified = self.sent.notify.notified();
+            if self.sent.done.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -73,7 +102,7 @@ pub struct ForwardBody<B = Incoming> {
     /// The client's body has ended.
     client_ended: bool,
     length: Option<u64>,
-    failure: Failure,
+    failure: BodyWatch,
     metrics: Arc<Metrics>,
 }
 
@@ -95,7 +124,7 @@ impl<B: ClientBody> ForwardBody<B> {
         inner: B,
         check: Check,
         length: Option<u64>,
-        failure: Failure,
+        failure: BodyWatch,
         metrics: Arc<Metrics>,
     ) -> ForwardBody<B> {
         ForwardBody {
@@ -209,6 +238,7 @@ impl<B: ClientBody> Body for ForwardBody<B> {
             }
             if this.finished || this.client_ended {
                 this.finished = true;
+                this.failure.mark_sent();
                 return Poll::Ready(None);
             }
             match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
@@ -314,8 +344,8 @@ mod tests {
         (got, true)
     }
 
-    fn forward(pieces: &[&[u8]], check: Check) -> (ForwardBody<Frames>, Failure) {
-        let failure = Failure::default();
+    fn forward(pieces: &[&[u8]], check: Check) -> (ForwardBody<Frames>, BodyWatch) {
+        let failure = BodyWatch::default();
         let body = ForwardBody::new(client(pieces), check, None, failure.clone(), Arc::default());
         (body, failure)
     }

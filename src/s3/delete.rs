@@ -17,7 +17,7 @@ use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode};
 
 use super::S3State;
-use super::body::{Check, Failure, ForwardBody, S3Body};
+use super::body::{BodyWatch, Check, ForwardBody, S3Body};
 use super::choose::{self, Identity};
 use super::error::S3Error;
 use super::forward::{Forward, Head, Outgoing, own_answer};
@@ -100,7 +100,7 @@ async fn read_checked(state: &S3State, head: &Head<'_>, body: Incoming) -> Resul
             Check::Chunked(Box::new(decoder), None)
         }
     };
-    let failure = Failure::default();
+    let failure = BodyWatch::default();
     let body = ForwardBody::new(body, check, None, failure.clone(), state.metrics.clone());
     let limited = http_body_util::Limited::new(body, MAX_DELETE_BODY);
     match limited.collect().await {

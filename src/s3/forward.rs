@@ -19,7 +19,7 @@ use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode};
 
 use super::S3State;
-use super::body::{Check, FORWARD_CHUNK_SIZE, Failure, ForwardBody, S3Body};
+use super::body::{BodyWatch, Check, FORWARD_CHUNK_SIZE, ForwardBody, S3Body};
 use super::choose::Identity;
 use super::error::S3Error;
 
@@ -99,9 +99,10 @@ impl Forward<'_> {
                 S3Error::InvalidRequest(format!("cannot address S3 for this request: {e}"))
             })?;
         let mut headers = cleaned(&self.head.parts.headers);
-        let failure = Failure::default();
+        let failure = BodyWatch::default();
         let (body, payload) = match body {
             Outgoing::Own(bytes) => {
+                failure.mark_sent();
                 let sha = hex::encode(sha256(&bytes));
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
                 (
@@ -138,7 +139,22 @@ impl Forward<'_> {
         )?;
 
         let started = tokio::time::Instant::now();
-        let answer = state.upstream.client.request(request).await;
+        // S3 has `upstream_timeout` to begin its answer once the whole body
+        // is sent: however long an upload takes, a silent S3 is given up on.
+        let timeout = state.settings.upstream_timeout;
+        let answer = tokio::select! {
+            answer = state.upstream.client.request(request) => answer,
+            _ = async {
+                failure.sent().await;
+                tokio::time::sleep(timeout).await;
+            } => {
+                state.metrics.s3.upstream(self.head.class, started.elapsed());
+                return Err(S3Error::BadGateway(format!(
+                    "S3 did not answer within {} s of the request",
+                    timeout.as_secs()
+                )));
+            }
+        };
         state
             .metrics
             .s3
@@ -165,7 +181,7 @@ impl Forward<'_> {
         state: &S3State,
         incoming: Incoming,
         headers: &mut HeaderMap,
-        failure: Failure,
+        failure: BodyWatch,
     ) -> Result<(S3Body, SignableBody<'static>), S3Error> {
         let sent_length = content_length(&self.head.parts.headers)?;
         let bodiless = sent_length == Some(0)
@@ -182,9 +198,11 @@ impl Forward<'_> {
                 if let Some(hasher) = self.head.verified.payload_hasher() {
                     hasher.finish()?;
                 }
+                failure.mark_sent();
                 return Ok((empty(), SignableBody::Precomputed(hex::encode(sha))));
             }
             PayloadMode::Unsigned if bodiless => {
+                failure.mark_sent();
                 return Ok((empty(), SignableBody::UnsignedPayload));
             }
             PayloadMode::Signed(sha) => (

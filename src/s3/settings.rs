@@ -31,11 +31,12 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Bytes of request head accepted: S3 allows 8 KiB of headers plus 2 KiB of
 /// user metadata. Defaults to 32 KiB.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
-/// Longest an upstream S3 call may take to start answering. Defaults to 60 s.
+/// How long S3 has to begin its answer once a request's body is sent.
+/// Defaults to 60 s.
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The S3 endpoint's settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct S3Settings {
     /// Where to listen; `None` (the default) = no S3 endpoint.
     pub listen: Option<SocketAddr>,
@@ -43,4 +44,18 @@ pub struct S3Settings {
     /// Where to send requests instead of AWS's regional S3 endpoints: the
     /// daemon's own `AWS_ENDPOINT_URL_S3`.
     pub upstream_endpoint: Option<String>,
+    /// How long S3 has to begin its answer once a request's body is sent.
+    /// Defaults to [`DEFAULT_UPSTREAM_TIMEOUT`].
+    pub upstream_timeout: Duration,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        S3Settings {
+            listen: None,
+            fallback: Fallback::default(),
+            upstream_endpoint: None,
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
+        }
+    }
 }
