@@ -215,6 +215,21 @@ fn the_studio_daemon_does_not_serve_imds() {
 }
 
 #[test]
+fn the_daemon_log_is_plain_text() {
+    // grantd.log is read by people, and its tail goes to Studio's lifecycle
+    // log when the script fails: no terminal, so no colour codes.
+    let emu = emulator(None);
+    let space = Space::new("studio-log");
+    assert_success(&space.lcc(&emu).output().unwrap());
+    let log = space.log();
+    assert!(log.contains("grantd serving"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in grantd.log: {log:?}"
+    );
+}
+
+#[test]
 fn two_runs_at_once_start_one_daemon_and_keep_its_address_file() {
     let emu = emulator(None);
     let space = Space::new("studio-race");

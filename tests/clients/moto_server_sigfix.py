@@ -22,7 +22,8 @@ an access log that says which key signed each request.
 
 3. Access log. For every request moto handles, one line on stderr (the
    Service's log file): `moto-request METHOD PATH key=ACCESS_KEY_ID`, the key id
-   of the SigV4 Authorization header or presigned query (`-` for none). AWS
+   of the SigV4 Authorization header or presigned query (`-` for none), then
+   ` target=X-AMZ-TARGET` for a JSON-protocol call (SageMaker's). AWS
    records the same in CloudTrail; the S3 endpoint tests read it to see which
    identity wrote an object, and that a refused request never reached S3.
 
@@ -90,7 +91,9 @@ def _setup_class_logged(self, request, *args, **kwargs):
     url = urlparse(getattr(request, "url", "") or "")
     found = _KEY_ID.search(request.headers.get("Authorization", "")) or _KEY_ID.search(unquote(url.query))
     path = url.path + (f"?{url.query}" if url.query else "")
-    sys.stderr.write(f"moto-request {request.method} {path} key={found.group(1) if found else '-'}\n")
+    target = request.headers.get("X-Amz-Target")
+    sys.stderr.write(f"moto-request {request.method} {path} key={found.group(1) if found else '-'}"
+                     + (f" target={target}" if target else "") + "\n")
     sys.stderr.flush()
 
 

@@ -13,6 +13,12 @@ role (EXEC_USER), allowed its own bucket (NO_GRANT_BUCKET, which no grant
 covers) and sts:GetCallerIdentity, and nothing on the grants bucket. Moto's
 log names the key id of every request (moto_server_sigfix.py), read by
 Moto.requests().
+
+For the Studio seed notebook (test_studio_seed.py), setup also makes a real
+execution *role* (EXEC_ROLE): the space's identity, served to the daemon by
+a stand-in of Studio's credentials endpoint as an AssumeRole session of it
+(Moto.exec_role_session), allowed STS, SageMaker, passing itself, and the
+default bucket, and nothing of the grants bucket.
 """
 
 from __future__ import annotations
@@ -83,9 +89,30 @@ EXEC_POLICY = json.dumps({
     ],
 })
 
+# The Studio space's execution role (test_studio_seed.py): what a SageMaker
+# execution role needs for a seed notebook (its own identity, SageMaker jobs
+# that run as itself, the default bucket, which it creates), nothing of the
+# grants bucket. The admin user may assume it, as Studio does for the space.
+EXEC_ROLE = "grantd-test-exec-role"
+EXEC_ROLE_ARN = f"arn:aws:iam::{MOTO_ACCOUNT}:role/{EXEC_ROLE}"
+EXEC_ROLE_POLICY = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+        {"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": EXEC_ROLE_ARN},
+        # CreateBucket included: the notebook creates the default bucket.
+        {"Effect": "Allow", "Action": "s3:*",
+         "Resource": [f"arn:aws:s3:::{NO_GRANT_BUCKET}", f"arn:aws:s3:::{NO_GRANT_BUCKET}/*"]},
+    ],
+})
+
 
 class Moto(Service):
-    def __init__(self, workdir: Path, enforce: bool = True):
+    def __init__(self, workdir: Path, enforce: bool = True, buckets: tuple[str, ...] = (BUCKET, NO_GRANT_BUCKET)):
+        """buckets: those setup creates (Studio's default bucket is left out
+        where the test's notebook creates it)."""
+        self.buckets = buckets
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -114,8 +141,8 @@ class Moto(Service):
 
     def _setup(self):
         s3, iam = self.client("s3"), self.client("iam")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.create_bucket(Bucket=NO_GRANT_BUCKET)
+        for bucket in self.buckets:
+            s3.create_bucket(Bucket=bucket)
         iam.create_user(UserName="grantd-test-admin")
         iam.put_user_policy(UserName="grantd-test-admin", PolicyName="admin", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
@@ -125,6 +152,8 @@ class Moto(Service):
         for name, policy in ROLE_POLICIES.items():
             iam.create_role(RoleName=f"grantd-test-{name}", AssumeRolePolicyDocument=trust, MaxSessionDuration=43200)
             iam.put_role_policy(RoleName=f"grantd-test-{name}", PolicyName="grant-prefix", PolicyDocument=policy)
+        iam.create_role(RoleName=EXEC_ROLE, AssumeRolePolicyDocument=trust, MaxSessionDuration=43200)
+        iam.put_role_policy(RoleName=EXEC_ROLE, PolicyName="execution-role", PolicyDocument=EXEC_ROLE_POLICY)
         iam.create_user(UserName=EXEC_USER)
         iam.put_user_policy(UserName=EXEC_USER, PolicyName="execution-role", PolicyDocument=EXEC_POLICY)
         exec_key = iam.create_access_key(UserName=EXEC_USER)["AccessKey"]
@@ -161,6 +190,30 @@ class Moto(Service):
         lines += self._assume_role_lines()
         return "\n".join(lines)
 
+    def exec_role_session(self, seconds: int = 3600) -> dict:
+        """A real STS session of EXEC_ROLE, minted with the admin keys (as
+        Studio mints the space's): AccessKeyId, SecretAccessKey,
+        SessionToken, Expiration (a datetime)."""
+        sts = self.admin("sts")
+        return sts.assume_role(RoleArn=EXEC_ROLE_ARN, RoleSessionName="SageMaker",
+                               DurationSeconds=seconds)["Credentials"]
+
+    def studio_grants_toml(self, base_key_id: str) -> str:
+        """The Studio seed's scenario: the execution role's session key id
+        is RoleA, whose grants are UserA/* and Product/* READWRITE, each
+        minted by its prefix-scoped moto role; UserB/ is RoleB's only."""
+        lines = [
+            f'account_id = "{ACCOUNT}"', 'region = "us-east-1"', "",
+            "[[identities]]", f'arn = "{ROLE_A_ARN}"', f'access_key_id = "{base_key_id}"', "",
+            "[[identities]]", f'arn = "{ROLE_B_ARN}"', 'access_key_id = "AKIAGRANTDDEMOROLEB"', "",
+        ]
+        for grantee, prefix, role in [(ROLE_A_ARN, "UserA/", "usera"), (ROLE_A_ARN, "Product/", "product"),
+                                      (ROLE_B_ARN, "UserB/", "userb")]:
+            lines += ["[[grants]]", f'grantee = "{grantee}"', f'target = "s3://{BUCKET}/{prefix}*"',
+                      'permission = "READWRITE"', f'role_arn = "{role_arn(role)}"', ""]
+        lines += self._assume_role_lines()
+        return "\n".join(lines)
+
     def _assume_role_lines(self) -> list[str]:
         return ["[assume_role]", f'endpoint = "{self.url}"', f'access_key_id = "{self.admin_key}"',
                 f'secret_access_key = "{self.admin_secret}"', 'region = "us-east-1"', ""]
@@ -168,9 +221,15 @@ class Moto(Service):
     def requests(self) -> list[tuple[str, str, str]]:
         """(method, path, access key id) of every request moto handled so far,
         from the access log of moto_server_sigfix.py."""
+        return [(method, path, key) for method, path, key, _ in self.calls()]
+
+    def calls(self) -> list[tuple[str, str, str, str]]:
+        """As requests(), with the X-Amz-Target of JSON-protocol calls
+        (e.g. SageMaker.CreateProcessingJob), else ""."""
         out = []
         for line in self.log_text().splitlines():
             if line.startswith("moto-request "):
-                _, method, path, key = line.split(" ", 3)
-                out.append((method, path, key.removeprefix("key=")))
+                _, method, path, rest = line.split(" ", 3)
+                key, _, target = rest.partition(" target=")
+                out.append((method, path, key.removeprefix("key="), target))
         return out
