@@ -1119,3 +1119,31 @@ fn an_s3_upstream_that_is_the_s3_listener_itself_refuses_to_start_with_exit_64()
         assert!(!dir.path().join("addr").exists(), "it never served");
     }
 }
+
+#[test]
+fn an_s3_that_accepts_and_never_answers_is_given_up_on_after_the_upstream_timeout() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let s = s3_stack_with(
+        &[],
+        &[
+            ("AWS_ENDPOINT_URL_S3", url.as_str()),
+            ("GRANTD_S3_UPSTREAM_TIMEOUT", "1"),
+        ],
+    );
+    let started = Instant::now();
+    let reply = signed_put(&s, &obj("UserA/silent.bin"), &bytes(10));
+    reply.assert_error(502, "InternalError");
+    assert!(
+        reply.text().contains("did not answer within 1 s"),
+        "{}",
+        reply.text()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
