@@ -22,6 +22,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::s3::upstream::{BadEndpoint, Upstream};
 use crate::s3::{S3Settings, S3State};
+use crate::server::peer::{LookupMode, PeerLookup};
 use crate::server::{self, AppState, Shared};
 use crate::token::{self, Origin, Token, TokenError};
 use crate::upstream::Upstream as GrantsUpstream;
@@ -79,6 +80,19 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    /// No way to find connections' users works here.
+    #[error(
+        "cannot find the Unix user of connections through {} (GRANTD_PEER_LOOKUP={}), so no \
+         one could be served",
+        source_name,
+        mode.as_str()
+    )]
+    PeerLookup {
+        mode: LookupMode,
+        source_name: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl DaemonError {
@@ -91,9 +105,10 @@ impl DaemonError {
             | DaemonError::S3Endpoint(_)
             | DaemonError::S3Loop { .. }
             | DaemonError::S3NoBase => EXIT_CONFIG,
-            DaemonError::Bind { .. } | DaemonError::BoundAddr(_) | DaemonError::AddrFile { .. } => {
-                1
-            }
+            DaemonError::Bind { .. }
+            | DaemonError::BoundAddr(_)
+            | DaemonError::AddrFile { .. }
+            | DaemonError::PeerLookup { .. } => 1,
         }
     }
 }
@@ -132,6 +147,25 @@ pub async fn serve(
             source,
         })?;
     let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
+    let mode = settings.server.peer_lookup;
+    let lookup = PeerLookup::start(mode, bound).map_err(|source| DaemonError::PeerLookup {
+        mode,
+        source_name: match mode {
+            LookupMode::Netlink => "sock_diag netlink",
+            LookupMode::Proc => "/proc/net/tcp",
+            LookupMode::Auto => "sock_diag netlink or /proc/net/tcp",
+        },
+        source,
+    })?;
+    if let Some(refused) = &lookup.netlink_refused {
+        warn!(
+            error = %refused,
+            "the kernel refuses sock_diag netlink here; connections' users are found in \
+             /proc/net/tcp instead, which costs more per connection (set GRANTD_PEER_LOOKUP=proc \
+             to say so)"
+        );
+    }
+    let lookup = lookup.lookup;
     let s3 = match settings.s3.listen {
         Some(addr) => Some(bind_s3(addr, &settings.s3, upstream.region(), base.clone()).await?),
         None => None,
@@ -154,6 +188,7 @@ pub async fn serve(
         profiles = settings.profiles.list.len(),
         imds = settings.server.imds,
         allowed_uids = ?settings.server.allowed_uids,
+        peer_lookup = lookup.source().as_str(),
         s3_listen = ?s3_bound,
         s3_fallback = settings.s3.fallback.as_str(),
         "grantd serving"
@@ -169,7 +204,7 @@ pub async fn serve(
         metrics,
     );
     let ready = Arc::new(OnceLock::new());
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         Shared {
             cache: cache.clone(),
             token,
@@ -180,7 +215,9 @@ pub async fn serve(
             s3_endpoint: s3_bound,
         },
         &settings.server,
-    ));
+    );
+    state.peers = state.peers.with_lookup(lookup);
+    let state = Arc::new(state);
     let readiness = tokio::spawn(become_ready(
         upstream,
         ready,

@@ -14,7 +14,9 @@
 //! - [`wire`]: the bodies the routes answer with (container, IMDS,
 //!   `credential_process`, errors).
 //!
-//! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
+//! Beside it: [`socket_table`] (who owns a loopback socket, asked of the
+//! kernel, for the server's peer check),
+//! [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
 //! [`logging`] (the stderr subscriber), [`report`] (an error and its causes,
 //! for a person), [`cli`], [`demo`], and `backoff` (the one retry-delay rule
@@ -43,6 +45,7 @@ pub mod profile;
 pub mod report;
 pub mod s3;
 pub mod server;
+pub mod socket_table;
 pub mod token;
 pub mod upstream;
 pub mod wire;

@@ -168,6 +168,26 @@ fn a_missing_config_file_is_an_error() {
 }
 
 #[test]
+fn the_peer_lookup_is_read() {
+    let s = resolve(&Flags::default(), &env(&[("GRANTD_PEER_LOOKUP", "proc")])).unwrap();
+    assert_eq!(s.server.peer_lookup, crate::server::peer::LookupMode::Proc);
+    let defaults = resolve(&Flags::default(), &env(&[])).unwrap();
+    assert_eq!(
+        defaults.server.peer_lookup,
+        crate::server::peer::LookupMode::Auto
+    );
+    let errors = resolve(
+        &Flags::default(),
+        &env(&[("GRANTD_PEER_LOOKUP", "sockdiag")]),
+    )
+    .unwrap_err();
+    assert!(
+        errors[0].contains("GRANTD_PEER_LOOKUP") && errors[0].contains("auto, netlink or proc"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn allow_remote_lets_a_remote_listen_address_through() {
     let s = resolve(
         &Flags {

@@ -20,7 +20,7 @@ use hyper::HeaderMap;
 use hyper::header;
 use tracing::{debug, warn};
 
-use super::peer::PeerError;
+use super::peer::{LookupMode, PeerError, PeerLookup};
 use crate::token::Token;
 
 /// Why a request is not allowed to ask.
@@ -56,10 +56,12 @@ pub enum AuthError {
 }
 
 /// Who may be served credentials: the daemon's own user and the allowed uids.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct PeerPolicy {
     owner: u32,
     allowed: BTreeSet<u32>,
+    /// How each connection's uid is found.
+    lookup: PeerLookup,
 }
 
 /// One connection's peer and what it may do, decided once at accept.
@@ -79,11 +81,22 @@ impl PeerPolicy {
         PeerPolicy {
             owner,
             allowed: allowed.into_iter().collect(),
+            lookup: PeerLookup::new(LookupMode::Auto),
         }
+    }
+
+    /// Connections' uids are found through `lookup`.
+    pub fn with_lookup(mut self, lookup: PeerLookup) -> PeerPolicy {
+        self.lookup = lookup;
+        self
     }
 
     pub fn owner(&self) -> u32 {
         self.owner
+    }
+
+    pub fn lookup(&self) -> &PeerLookup {
+        &self.lookup
     }
 
     /// Whether the holder of the connection from `addr`, whose uid lookup
@@ -100,7 +113,9 @@ impl PeerPolicy {
             ),
             Err(e) => {
                 match &e {
-                    PeerError::NotLocal { .. } => debug!(error = %e, "peer has no uid"),
+                    PeerError::NotLocal { .. }
+                    | PeerError::Gone { .. }
+                    | PeerError::Busy { .. } => debug!(error = %e, "peer has no uid"),
                     PeerError::Lookup { .. } => {
                         warn!(error = %crate::report::Report(&e), "cannot find the peer's uid; refusing credentials to it")
                     }
@@ -280,6 +295,11 @@ mod tests {
         let policy = PeerPolicy::new(0, []);
         for e in [
             PeerError::NotLocal { peer: addr() },
+            PeerError::Gone {
+                peer: addr(),
+                state: "TIME_WAIT",
+            },
+            PeerError::Busy { peer: addr() },
             PeerError::Lookup {
                 peer: addr(),
                 source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),

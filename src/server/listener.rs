@@ -12,6 +12,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
 use super::auth::{Peer, PeerPolicy};
-use super::peer;
+use super::peer::PeerError;
 use super::settings::Limits;
 use super::slots::Slots;
 use crate::metrics::Metrics;
@@ -104,7 +105,7 @@ pub async fn run<H: Handler>(
 /// the connection closed, then its requests served.
 async fn connection<H: Handler>(
     stream: TcpStream,
-    addr: std::net::SocketAddr,
+    addr: SocketAddr,
     state: Arc<H>,
     slots: Arc<Slots>,
     http: http1::Builder,
@@ -113,7 +114,13 @@ async fn connection<H: Handler>(
     let Ok(local) = stream.local_addr() else {
         return;
     };
-    let peer = state.peers().decide(addr, peer::lookup(addr, local).await);
+    let found = state.peers().lookup().lookup(addr, local).await;
+    if let Err(busy @ PeerError::Busy { .. }) = &found {
+        state.metrics().shed("lookup_busy");
+        debug!(peer = %addr, reason = %busy, "connection shed");
+        return;
+    }
+    let peer = state.peers().decide(addr, found);
     let _slot = match slots.admit(peer.uid, peer.is_owner) {
         Ok(slot) => slot,
         Err(shed) => {

@@ -6,6 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use super::peer::LookupMode;
 pub use super::slots::DEFAULT_MAX_CONNECTIONS_PER_UID;
 
 /// Address the daemon binds. Defaults to 127.0.0.1:7911.
@@ -41,6 +42,8 @@ pub struct ServerSettings {
     pub imds: bool,
     /// Name every profile at the IMDS role list, not the default alone. Defaults to off.
     pub imds_list_all_profiles: bool,
+    /// How each connection's Unix user is found. Defaults to `auto`.
+    pub peer_lookup: LookupMode,
     pub limits: Limits,
 }
 
@@ -54,6 +57,7 @@ impl Default for ServerSettings {
             base_allowed_uids: Vec::new(),
             imds: false,
             imds_list_all_profiles: false,
+            peer_lookup: LookupMode::Auto,
             limits: Limits::default(),
         }
     }

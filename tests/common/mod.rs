@@ -6,12 +6,14 @@
 //! - `http`: a small raw HTTP/1.1 client and the contract's error shape.
 //! - `control`: the emulator's `/_emulator` control API (faults, call log).
 //! - `nobody`: requests and a connection flood from another Unix user.
+//! - `flood`: the owner's requests during a flood, and what they took.
 //!
 //! Each file in `tests/` is its own binary using a part of this.
 
 #![allow(dead_code)]
 
 mod control;
+mod flood;
 mod http;
 mod nobody;
 mod process;
@@ -19,6 +21,8 @@ mod process;
 // Each test binary uses a part of these.
 #[allow(unused_imports)]
 pub use control::*;
+#[allow(unused_imports)]
+pub use flood::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]
@@ -85,4 +89,24 @@ pub fn wait_for<T>(
 /// The credentials route for a scope in the demo bucket.
 pub fn query(prefix: &str, permission: &str) -> String {
     format!("/v1/credentials?target=s3://{BUCKET}/{prefix}&permission={permission}")
+}
+
+/// `text` without its ANSI colour sequences (the daemon's text logs have
+/// them), so a test can look for `field="value"`.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ … final byte in @..~
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) && c != '[' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
