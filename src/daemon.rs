@@ -140,12 +140,10 @@ pub async fn serve(
         .map(|chain| Arc::new(BaseIdentity::new(ChainSource(chain), Arc::new(SystemClock))));
 
     let listen = settings.server.listen;
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|source| DaemonError::Bind {
-            addr: listen,
-            source,
-        })?;
+    let listener = server::listener::bind(listen).map_err(|source| DaemonError::Bind {
+        addr: listen,
+        source,
+    })?;
     let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
     let mode = settings.server.peer_lookup;
     let lookup = PeerLookup::start(mode, bound).map_err(|source| DaemonError::PeerLookup {
@@ -265,9 +263,8 @@ async fn bind_s3(
         return Err(DaemonError::S3NoBase);
     }
     let upstream = Upstream::new(s3.upstream_endpoint.as_deref(), region.to_string())?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| DaemonError::Bind { addr, source })?;
+    let listener =
+        server::listener::bind(addr).map_err(|source| DaemonError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
     if let Some(authority) = upstream.endpoint_authority()
         && is_same_listener(authority, bound)

@@ -1,5 +1,5 @@
 //! A connection flood from another Unix user: the owner's clients are still
-//! served.
+//! served, and none of their connects waits for a SYN the kernel dropped.
 //! (Its own test binary, so no other test shares the machine with the
 //! flood; `daemon_flood_proc` is the same flood where netlink is refused.)
 
@@ -16,6 +16,12 @@ fn the_owner_is_served_while_another_user_floods_connections() {
         "only {} of {} owner requests were served within {CLIENT_TIMEOUT:?}",
         run.served,
         run.requests
+    );
+    // A full accept queue drops SYNs, and a client retries after 1 s.
+    assert!(
+        run.slowest_connect < CONNECT_BUDGET,
+        "an owner's connect took {:?}",
+        run.slowest_connect
     );
     // The flood is over: the daemon is healthy, and says what it shed.
     assert_eq!(get(s.daemon.addr, "/healthz", None).status, 200);

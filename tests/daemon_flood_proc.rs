@@ -25,6 +25,11 @@ fn the_owner_is_served_during_a_flood_when_netlink_is_refused() {
         run.served,
         run.requests
     );
+    assert!(
+        run.slowest_connect < CONNECT_BUDGET,
+        "an owner's connect took {:?}",
+        run.slowest_connect
+    );
     assert_eq!(get(d.addr, "/healthz", None).status, 200);
     assert!(shed_count(d.addr) > 0, "the flood's surplus was shed");
 }
