@@ -27,6 +27,7 @@ use crate::server::{self, AppState, Shared};
 use crate::token::{self, Origin, Token, TokenError};
 use crate::upstream::Upstream as GrantsUpstream;
 use crate::upstream::aws::{AwsUpstream, LoadError};
+use crate::userns::{self, OverflowOwner, UserNamespace};
 
 /// Exit code for bad configuration (EX_USAGE).
 pub const EXIT_CONFIG: i32 = 64;
@@ -80,6 +81,9 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    /// The daemon's own uid stands for every unmapped user; a configuration problem.
+    #[error(transparent)]
+    OverflowOwner(#[from] OverflowOwner),
     /// No way to find connections' users works here.
     #[error(
         "cannot find the Unix user of connections through {} (GRANTD_PEER_LOOKUP={}), so no \
@@ -104,7 +108,8 @@ impl DaemonError {
             | DaemonError::UntrustedAddrFile { .. }
             | DaemonError::S3Endpoint(_)
             | DaemonError::S3Loop { .. }
-            | DaemonError::S3NoBase => EXIT_CONFIG,
+            | DaemonError::S3NoBase
+            | DaemonError::OverflowOwner(_) => EXIT_CONFIG,
             DaemonError::Bind { .. }
             | DaemonError::BoundAddr(_)
             | DaemonError::AddrFile { .. }
@@ -116,10 +121,25 @@ impl DaemonError {
 /// Runs the daemon until `shutdown` completes. `on_bound` learns the bound
 /// address (and may print it).
 pub async fn serve(
-    settings: Settings,
+    mut settings: Settings,
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), DaemonError> {
+    let namespace = UserNamespace::current();
+    let server = &mut settings.server;
+    userns::check_owner(&namespace, server.owner, server.allow_overflow_uid)?;
+    server.unknown_uid =
+        userns::unknown_peer_uid(&namespace, server.owner, server.allow_overflow_uid);
+    if let Some(uid) = server.unknown_uid
+        && server.allowed_uids.contains(&uid)
+    {
+        warn!(
+            uid,
+            "allowed_uids names the overflow uid of this user namespace, which stands for every \
+             user the namespace cannot map; peers with it are refused"
+        );
+    }
+    let settings = settings;
     let files = &settings.files;
     let (token, origin) = match &files.token {
         Some(given) => {
@@ -187,6 +207,7 @@ pub async fn serve(
         imds = settings.server.imds,
         allowed_uids = ?settings.server.allowed_uids,
         peer_lookup = lookup.source().as_str(),
+        user_namespace = if namespace.initial { "initial" } else { "own" },
         s3_listen = ?s3_bound,
         s3_fallback = settings.s3.fallback.as_str(),
         "grantd serving"

@@ -16,6 +16,7 @@
 //!
 //! Beside it: [`socket_table`] (who owns a loopback socket, asked of the
 //! kernel, for the server's peer check),
+//! [`userns`] (whether uids are what they seem in this user namespace),
 //! [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
 //! [`logging`] (the stderr subscriber), [`report`] (an error and its causes,
@@ -48,6 +49,7 @@ pub mod server;
 pub mod socket_table;
 pub mod token;
 pub mod upstream;
+pub mod userns;
 pub mod wire;
 
 pub use grantd_common::{clock, credentials, scope};

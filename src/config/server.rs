@@ -72,6 +72,13 @@ const PEER_LOOKUP: Key = Key {
     flag: None,
     env: "GRANTD_PEER_LOOKUP",
 };
+/// Lets a daemon run as the overflow uid of a user namespace, where every
+/// user the namespace cannot map looks like it. No flag: it is dangerous.
+const ALLOW_OVERFLOW_UID: Key = Key {
+    file: "allow_overflow_uid",
+    flag: None,
+    env: "GRANTD_ALLOW_OVERFLOW_UID",
+};
 
 /// The keys of the config file this component reads.
 pub(super) const FILE_KEYS: &[&str] = &[
@@ -83,6 +90,7 @@ pub(super) const FILE_KEYS: &[&str] = &[
     IMDS_LIST_ALL_PROFILES.file,
     MAX_CONNECTIONS.file,
     PEER_LOOKUP.file,
+    ALLOW_OVERFLOW_UID.file,
 ];
 
 /// Any uid but `(uid_t)-1`, which the kernel reserves for "no user".
@@ -135,6 +143,7 @@ pub(super) fn read(
             None => LookupMode::default(),
         },
     };
+    let allow_overflow_uid = switch(look.get(&ALLOW_OVERFLOW_UID, None), problems);
     ServerSettings {
         listen,
         allow_remote,
@@ -143,6 +152,7 @@ pub(super) fn read(
         imds,
         imds_list_all_profiles,
         peer_lookup,
+        allow_overflow_uid,
         limits: Limits {
             max_connections,
             ..Limits::default()
@@ -163,4 +173,5 @@ pub(super) fn describe(s: &ServerSettings, out: &mut Describe) {
     out.line("imds_list_all", s.imds_list_all_profiles);
     out.line("max_connections", s.limits.max_connections);
     out.line("peer_lookup", s.peer_lookup.as_str());
+    out.line("allow_overflow_uid", s.allow_overflow_uid);
 }

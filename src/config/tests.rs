@@ -168,14 +168,23 @@ fn a_missing_config_file_is_an_error() {
 }
 
 #[test]
-fn the_peer_lookup_is_read() {
-    let s = resolve(&Flags::default(), &env(&[("GRANTD_PEER_LOOKUP", "proc")])).unwrap();
+fn the_peer_lookup_and_the_overflow_uid_switch_are_read() {
+    let s = resolve(
+        &Flags::default(),
+        &env(&[
+            ("GRANTD_PEER_LOOKUP", "proc"),
+            ("GRANTD_ALLOW_OVERFLOW_UID", "true"),
+        ]),
+    )
+    .unwrap();
     assert_eq!(s.server.peer_lookup, crate::server::peer::LookupMode::Proc);
+    assert!(s.server.allow_overflow_uid);
     let defaults = resolve(&Flags::default(), &env(&[])).unwrap();
     assert_eq!(
         defaults.server.peer_lookup,
         crate::server::peer::LookupMode::Auto
     );
+    assert!(!defaults.server.allow_overflow_uid);
     let errors = resolve(
         &Flags::default(),
         &env(&[("GRANTD_PEER_LOOKUP", "sockdiag")]),

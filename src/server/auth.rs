@@ -60,6 +60,10 @@ pub enum AuthError {
 pub struct PeerPolicy {
     owner: u32,
     allowed: BTreeSet<u32>,
+    /// The uid the kernel gives every user this user namespace cannot map
+    /// (the overflow uid, outside the initial namespace): such a peer is
+    /// unknown, whoever it is. `None` in the initial namespace.
+    unmapped: Option<u32>,
     /// How each connection's uid is found.
     lookup: PeerLookup,
 }
@@ -81,8 +85,15 @@ impl PeerPolicy {
         PeerPolicy {
             owner,
             allowed: allowed.into_iter().collect(),
+            unmapped: None,
             lookup: PeerLookup::new(LookupMode::Auto),
         }
+    }
+
+    /// Peers whose uid is `unmapped` are unknown (see the field).
+    pub fn with_unmapped(mut self, unmapped: Option<u32>) -> PeerPolicy {
+        self.unmapped = unmapped;
+        self
     }
 
     /// Connections' uids are found through `lookup`.
@@ -103,6 +114,10 @@ impl PeerPolicy {
     /// gave `uid`, may be served credentials. Unknown means no.
     pub fn decide(&self, addr: SocketAddr, uid: Result<u32, PeerError>) -> Peer {
         let (uid, refusal) = match uid {
+            Ok(uid) if Some(uid) == self.unmapped => {
+                debug!(peer = %addr, uid, "peer's user is not mapped in this user namespace");
+                (None, Some(AuthError::PeerUnknown))
+            }
             Ok(uid) if uid == self.owner || self.allowed.contains(&uid) => (Some(uid), None),
             Ok(uid) => (
                 Some(uid),
@@ -310,5 +325,20 @@ mod tests {
             assert!(!peer.trusted() && !peer.is_owner);
             assert_eq!(peer.uid, None);
         }
+    }
+
+    #[test]
+    fn outside_the_initial_user_namespace_the_overflow_uid_is_unknown() {
+        // A host user the namespace cannot map shows as the overflow uid,
+        // whichever user it is: never the owner's or an allowed user's.
+        let policy = PeerPolicy::new(1000, [65_534]).with_unmapped(Some(65_534));
+        let peer = policy.decide(addr(), Ok(65_534));
+        assert_eq!(peer.check(), Err(AuthError::PeerUnknown));
+        assert_eq!(peer.uid, None);
+        assert!(!peer.is_owner);
+        assert_eq!(policy.decide(addr(), Ok(1000)).check(), Ok(()));
+        let owner_is_overflow = PeerPolicy::new(65_534, []).with_unmapped(Some(65_534));
+        let peer = owner_is_overflow.decide(addr(), Ok(65_534));
+        assert!(!peer.is_owner && !peer.trusted());
     }
 }

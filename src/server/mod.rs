@@ -136,6 +136,7 @@ impl AppState {
             ready,
             allow_remote: settings.allow_remote,
             peers: PeerPolicy::new(settings.owner, settings.allowed_uids.iter().copied())
+                .with_unmapped(settings.unknown_uid)
                 .with_lookup(PeerLookup::new(settings.peer_lookup)),
             clock,
             inflight: InflightLimit::new(settings.limits.max_inflight),

@@ -44,6 +44,14 @@ pub struct ServerSettings {
     pub imds_list_all_profiles: bool,
     /// How each connection's Unix user is found. Defaults to `auto`.
     pub peer_lookup: LookupMode,
+    /// Run even as the overflow uid of a user namespace other than the
+    /// initial one, serving as the owner every user it cannot map.
+    /// Defaults to off.
+    pub allow_overflow_uid: bool,
+    /// Peers with this uid are unknown: the overflow uid outside the initial
+    /// user namespace (see [`crate::userns`]). Not a setting; the daemon
+    /// sets it from what it finds at start. Defaults to none.
+    pub unknown_uid: Option<u32>,
     pub limits: Limits,
 }
 
@@ -58,6 +66,8 @@ impl Default for ServerSettings {
             imds: false,
             imds_list_all_profiles: false,
             peer_lookup: LookupMode::Auto,
+            allow_overflow_uid: false,
+            unknown_uid: None,
             limits: Limits::default(),
         }
     }
