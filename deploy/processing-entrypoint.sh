@@ -150,6 +150,17 @@ unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
 [[ -n ${AWS_CONTAINER_AUTHORIZATION_TOKEN:-} && -r ${AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE:-} ]] ||
   die 70 "the token is missing or unreadable; the job does not run"
 
+# Our daemon must still be our own live child (not gone, not a zombie): if
+# it died after `grantd creds`, another user may hold its port by now, and
+# the job would send the token there.
+live_child() {
+  local stat state ppid
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  read -r state ppid _ <<<"${stat##*) }"
+  [[ $state != [ZX] && $ppid == "$$" ]]
+}
+live_child "$grantd_pid" || die 69 "grantd (pid $grantd_pid) died before the job started; the job does not run"
+
 # The job runs as our child, not in our place (`exec`): when it ends, whether
 # it succeeds, fails or is killed, the daemon is stopped here (a wrapper that
 # is not PID 1 used to leave it running). `set -m` puts the job in a process

@@ -234,28 +234,34 @@ async fn env(args: EnvArgs) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let addr = match client::daemon_addr(&settings) {
-        Ok(a) => a,
+    let daemon = match client::daemon(&settings) {
+        Ok(d) => d,
         Err(e) => {
             eprintln!("grantd env: {}", Report(&e));
             return EXIT_UNAVAILABLE;
         }
     };
     if !args.s3 {
-        if let Err(e) = client::get(addr, "/healthz", None).await {
-            eprintln!("grantd env: warning: {}", Report(&e));
+        match client::get(daemon, "/healthz", None).await {
+            // The lines would point every SDK at another user's listener.
+            Err(e) if e.is_untrusted_listener() => {
+                eprintln!("grantd env: {}", Report(&e));
+                return EXIT_UNAVAILABLE;
+            }
+            Err(e) => eprintln!("grantd env: warning: {}", Report(&e)),
+            Ok(_) => {}
         }
         print!(
             "{}",
-            client::env_lines(addr, &path, &settings.files.token_file)
+            client::env_lines(daemon.addr, &path, &settings.files.token_file)
         );
         return 0;
     }
-    match client::s3_endpoint(addr, settings.s3.listen).await {
+    match client::s3_endpoint(daemon, settings.s3.listen).await {
         Ok(s3) => {
             print!(
                 "{}",
-                client::s3_env_lines(addr, &s3, &settings.files.token_file)
+                client::s3_env_lines(daemon.addr, &s3, &settings.files.token_file)
             );
             0
         }
@@ -294,8 +300,8 @@ async fn creds(args: CredsArgs) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let result = match client::daemon_addr(&settings) {
-        Ok(addr) => client::get(addr, &path, Some(token.expose())).await,
+    let result = match client::daemon(&settings) {
+        Ok(daemon) => client::get(daemon, &path, Some(token.expose())).await,
         Err(e) => Err(e),
     };
     match result {
@@ -326,7 +332,7 @@ async fn ready(args: ReadyArgs) -> i32 {
         Err(code) => return code,
     };
     let wait = std::time::Duration::from_secs(args.wait);
-    match client::wait_ready(|| client::daemon_addr(&settings), wait).await {
+    match client::wait_ready(|| client::daemon(&settings), wait).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("grantd ready: {}", Report(&e));

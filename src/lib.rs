@@ -15,7 +15,7 @@
 //!   `credential_process`, errors).
 //!
 //! Beside it: [`socket_table`] (who owns a loopback socket, asked of the
-//! kernel, for the server's peer check),
+//! kernel; the server's peer check and the clients' listener check),
 //! [`userns`] (whether uids are what they seem in this user namespace),
 //! [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),

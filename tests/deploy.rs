@@ -258,6 +258,37 @@ fn the_default_run_directory_is_new_and_private() {
 }
 
 #[test]
+fn the_job_does_not_start_when_its_daemon_died_after_grantd_env() {
+    // grantd, except that `creds` (the last call before the job starts)
+    // then kills the daemon and waits until it has died (a zombie of the
+    // entrypoint's), as a crash at that moment would: another user could
+    // take its port before the job sends the token there.
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-died");
+    let wrapper = dir.path().join("grantd-dies");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = creds ] || exec {BIN} \"$@\"\n\
+             {BIN} \"$@\"; s=$?\npid=$(cat \"$GRANTD_RUN_DIR/grantd.pid\")\nkill -KILL \"$pid\"\n\
+             while [ -e /proc/$pid ] && [ \"$(cut -d' ' -f3 /proc/$pid/stat)\" != Z ]; do sleep 0.01; done\n\
+             exit $s\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_entrypoint(
+        &emu,
+        dir.path(),
+        PROFILES,
+        ENV_JOB,
+        &[("GRANTD_BIN", wrapper.to_str().unwrap())],
+    );
+    assert_job_did_not_run(&out, 69, "died before the job started");
+}
+
+#[test]
 fn malformed_settings_and_a_missing_job_are_refused_before_anything_starts() {
     let emu = emulator(None);
     let dir = scratch("entrypoint-input");

@@ -5,7 +5,8 @@
 //!   its own scratch directory.
 //! - `http`: a small raw HTTP/1.1 client and the contract's error shape.
 //! - `control`: the emulator's `/_emulator` control API (faults, call log).
-//! - `nobody`: requests and a connection flood from another Unix user.
+//! - `nobody`: requests, a connection flood and a port squatter from
+//!   another Unix user.
 //! - `flood`: the owner's requests during a flood, and what they took.
 //!
 //! Each file in `tests/` is its own binary using a part of this.
