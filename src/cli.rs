@@ -123,6 +123,13 @@ pub const MAX_WORKER_THREADS: usize = 2;
 
 /// Parses the command line and runs the command; returns the exit code.
 pub fn main() -> i32 {
+    // Before anything holds a secret: no core file can then hold the token
+    // or credentials, no process of the same user can ptrace this one or
+    // read its memory or environment, and its /proc files stay root's.
+    if let Err(e) = not_dumpable() {
+        eprintln!("grantd: cannot make the process undumpable (prctl PR_SET_DUMPABLE): {e}");
+        return 1;
+    }
     let cli = Cli::parse();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -137,6 +144,13 @@ pub fn main() -> i32 {
         }
     };
     runtime.block_on(run(cli.command))
+}
+
+/// `prctl(PR_SET_DUMPABLE, 0)` for this process: every command may hold the
+/// token or credentials (`serve` holds every credential it vends).
+pub fn not_dumpable() -> std::io::Result<()> {
+    use rustix::process::{DumpableBehavior, set_dumpable_behavior};
+    set_dumpable_behavior(DumpableBehavior::NotDumpable).map_err(std::io::Error::from)
 }
 
 async fn run(command: Command) -> i32 {
