@@ -23,8 +23,9 @@
 #   GRANTD_CLIENT_PROFILE  profile the job uses (default: the daemon's default profile)
 #   GRANTD_READY_TIMEOUT   seconds to wait for readiness (default 60)
 #   GRANTD_RUN_DIR         token, address and log files (default: a new private
-#                          directory made with mktemp under ${TMPDIR:-/tmp}); an
-#                          existing one must be ours and not group/world-writable
+#                          directory made with mktemp under ${TMPDIR:-/tmp}, and
+#                          removed on exit); an existing one must be ours and not
+#                          group/world-writable, and is kept
 #   GRANTD_TOKEN           one token for every instance of a multi-instance job
 #                          (Spark sends the driver's token to every executor);
 #                          default: each daemon makes its own. See README.
@@ -70,6 +71,9 @@ if [[ -n ${GRANTD_RUN_DIR:-} ]]; then
 else
   run=$(mktemp -d "${TMPDIR:-/tmp}/grantd-run.XXXXXXXX") ||
     die 64 "cannot create a private run directory under ${TMPDIR:-/tmp}"
+  # Nothing is left behind: the token, log and pid go with it on every exit.
+  made_run=$run
+  trap 'rm -rf -- "$made_run"' EXIT
 fi
 export GRANTD_TOKEN_FILE=${GRANTD_TOKEN_FILE:-$run/token}
 export GRANTD_ADDR_FILE=${GRANTD_ADDR_FILE:-$run/addr}
@@ -99,7 +103,7 @@ echo "$grantd_pid" >"$run/grantd.pid"
 # Until the job starts, a failure or a signal also stops the daemon (and waits
 # for it): nothing is left behind. bash runs a trap only once the command in
 # the foreground returns, hence `ready` in the background and `wait`.
-trap 'kill ${ready_pid:-} 2>/dev/null || true; stop_daemon' EXIT
+trap 'kill ${ready_pid:-} 2>/dev/null || true; stop_daemon; rm -rf -- "${made_run:-}"' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
@@ -168,6 +172,17 @@ unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
   die 70 "AWS_CONTAINER_CREDENTIALS_FULL_URI is not grantd's loopback URI; the job does not run"
 [[ -n ${AWS_CONTAINER_AUTHORIZATION_TOKEN:-} && -r ${AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE:-} ]] ||
   die 70 "the token is missing or unreadable; the job does not run"
+
+# Our daemon must still be our own live child (not gone, not a zombie): if
+# it died after `grantd creds`, another user may hold its port by now, and
+# the job would send the token there.
+live_child() {
+  local stat state ppid
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  read -r state ppid _ <<<"${stat##*) }"
+  [[ $state != [ZX] && $ppid == "$$" ]]
+}
+live_child "$grantd_pid" || die 69 "grantd (pid $grantd_pid) died before the job started; the job does not run"
 
 # The job runs as our child, not in our place (`exec`): when it ends, whether
 # it succeeds, fails or is killed, the daemon is stopped here (a wrapper that

@@ -129,6 +129,13 @@ pub const MAX_WORKER_THREADS: usize = 2;
 
 /// Parses the command line and runs the command; returns the exit code.
 pub fn main() -> i32 {
+    // Before anything holds a secret: no core file can then hold the token
+    // or credentials, no process of the same user can ptrace this one or
+    // read its memory or environment, and its /proc files stay root's.
+    if let Err(e) = not_dumpable() {
+        eprintln!("grantd: cannot make the process undumpable (prctl PR_SET_DUMPABLE): {e}");
+        return 1;
+    }
     let cli = Cli::parse();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -143,6 +150,13 @@ pub fn main() -> i32 {
         }
     };
     runtime.block_on(run(cli.command))
+}
+
+/// `prctl(PR_SET_DUMPABLE, 0)` for this process: every command may hold the
+/// token or credentials (`serve` holds every credential it vends).
+pub fn not_dumpable() -> std::io::Result<()> {
+    use rustix::process::{DumpableBehavior, set_dumpable_behavior};
+    set_dumpable_behavior(DumpableBehavior::NotDumpable).map_err(std::io::Error::from)
 }
 
 async fn run(command: Command) -> i32 {
@@ -241,24 +255,30 @@ async fn env(args: EnvArgs) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let addr = match client::daemon_addr(&settings) {
-        Ok(a) => a,
+    let daemon = match client::daemon(&settings) {
+        Ok(d) => d,
         Err(e) => {
             eprintln!("grantd env: {}", Report(&e));
             return EXIT_UNAVAILABLE;
         }
     };
     if !args.s3 {
-        if let Err(e) = client::get(addr, "/healthz", None).await {
-            eprintln!("grantd env: warning: {}", Report(&e));
+        match client::get(daemon, "/healthz", None).await {
+            // The lines would point every SDK at another user's listener.
+            Err(e) if e.is_untrusted_listener() => {
+                eprintln!("grantd env: {}", Report(&e));
+                return EXIT_UNAVAILABLE;
+            }
+            Err(e) => eprintln!("grantd env: warning: {}", Report(&e)),
+            Ok(_) => {}
         }
         print!(
             "{}",
-            client::env_lines(addr, &path, &settings.files.token_file)
+            client::env_lines(daemon.addr, &path, &settings.files.token_file)
         );
         return 0;
     }
-    match client::s3_endpoint(addr, settings.s3.listen).await {
+    match client::s3_endpoint(daemon, settings.s3.listen).await {
         Ok(s3) => {
             if let Some(dir) = &args.spark_conf_dir
                 && let Err(e) = client::spark::write(dir, &s3, &ProcessEnv)
@@ -272,7 +292,7 @@ async fn env(args: EnvArgs) -> i32 {
             let spark = args.spark_conf_dir.as_deref();
             print!(
                 "{}",
-                client::s3_env_lines(addr, &s3, &settings.files.token_file, spark)
+                client::s3_env_lines(daemon.addr, &s3, &settings.files.token_file, spark)
             );
             0
         }
@@ -311,8 +331,8 @@ async fn creds(args: CredsArgs) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let result = match client::daemon_addr(&settings) {
-        Ok(addr) => client::get(addr, &path, Some(token.expose())).await,
+    let result = match client::daemon(&settings) {
+        Ok(daemon) => client::get(daemon, &path, Some(token.expose())).await,
         Err(e) => Err(e),
     };
     match result {
@@ -343,7 +363,7 @@ async fn ready(args: ReadyArgs) -> i32 {
         Err(code) => return code,
     };
     let wait = std::time::Duration::from_secs(args.wait);
-    match client::wait_ready(|| client::daemon_addr(&settings), wait).await {
+    match client::wait_ready(|| client::daemon(&settings), wait).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("grantd ready: {}", Report(&e));

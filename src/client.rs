@@ -1,9 +1,13 @@
-//! `grantd env` and `grantd creds`: small clients of a running daemon.
+//! `grantd env`, `grantd creds` and `grantd ready`: small clients of a
+//! running daemon.
 //!
 //! They find the daemon through the same settings as `serve` (config file,
 //! `--listen`/`GRANTD_LISTEN`, `--addr-file`, `--token-file`), so a shell with
 //! the daemon's environment needs no extra flags. `locate` owns finding the
-//! daemon's address and deciding whether an address file may be believed.
+//! daemon's address and deciding whether an address file may be believed;
+//! `trust` owns deciding whether whoever listens there may be sent anything
+//! (this user or root only), which [`get`] checks on every connection before
+//! it writes a byte.
 
 use std::net::{AddrParseError, SocketAddr};
 use std::path::PathBuf;
@@ -21,8 +25,29 @@ use crate::wire::process_json;
 
 mod locate;
 pub mod spark;
+mod trust;
 
-pub use locate::daemon_addr;
+pub use locate::daemon;
+pub use trust::Trust;
+
+/// A daemon to talk to: where it listens, and who may hold that address.
+#[derive(Clone, Copy, Debug)]
+pub struct Daemon {
+    pub addr: SocketAddr,
+    /// `None` for a remote daemon allowed by `--allow-remote`, whose socket
+    /// the kernel of this host does not know.
+    pub trust: Option<Trust>,
+}
+
+impl Daemon {
+    /// A daemon on this host of this user or root (the demo's).
+    pub fn local(addr: SocketAddr) -> Daemon {
+        Daemon {
+            addr,
+            trust: Some(Trust::own()),
+        }
+    }
+}
 
 /// Exit code when the daemon cannot be reached (EX_UNAVAILABLE).
 pub const EXIT_UNAVAILABLE: i32 = 69;
@@ -58,6 +83,24 @@ pub enum ClientError {
     RemoteAddr { path: PathBuf, addr: SocketAddr },
     #[error("the daemon listens on port 0; pass the --addr-file it writes")]
     PortZero,
+    /// Whoever listens at the daemon's address is another user: a squatter
+    /// on the port while grantd is down, never sent the token.
+    #[error(
+        "refusing to talk to {addr}: the process listening there runs as uid {uid}, neither \
+         yours ({own}) nor root's; another user may hold the port while grantd is down (is \
+         grantd serve running?)"
+    )]
+    UntrustedListener {
+        addr: SocketAddr,
+        uid: u32,
+        own: u32,
+    },
+    #[error("refusing to talk to {addr}: cannot tell which user listens there")]
+    UnknownListener {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "the daemon serves no S3 endpoint (start it with --s3-listen or GRANTD_S3_LISTEN), or is not ready yet"
     )]
@@ -224,19 +267,23 @@ pub fn s3_env_lines(
 /// The route of the base identity.
 pub const BASE_CREDENTIALS_PATH: &str = "/v1/base-credentials";
 
-/// The S3 endpoint's URL as the daemon at `addr` tells it (`/readyz`), else
-/// the configured `--s3-listen`.
+/// The S3 endpoint's URL as the daemon tells it (`/readyz`), else the
+/// configured `--s3-listen`; never from a listener of another user.
 pub async fn s3_endpoint(
-    addr: SocketAddr,
+    daemon: Daemon,
     configured: Option<SocketAddr>,
 ) -> Result<String, ClientError> {
-    if let Ok((200, body)) = get(addr, "/readyz", None).await {
-        let told = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("s3_endpoint")?.as_str().map(String::from));
-        if let Some(url) = told {
-            return Ok(url);
+    match get(daemon, "/readyz", None).await {
+        Ok((200, body)) => {
+            let told = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("s3_endpoint")?.as_str().map(String::from));
+            if let Some(url) = told {
+                return Ok(url);
+            }
         }
+        Err(e) if e.is_untrusted_listener() => return Err(e),
+        _ => {}
     }
     match configured {
         Some(a) if a.port() != 0 => {
@@ -254,13 +301,13 @@ pub async fn s3_endpoint(
 /// Polls `/readyz` until it answers 200 or `wait` has passed. `locate` is asked
 /// each time, because the daemon may not have written its address file yet.
 pub async fn wait_ready(
-    locate: impl Fn() -> Result<SocketAddr, ClientError>,
+    locate: impl Fn() -> Result<Daemon, ClientError>,
     wait: Duration,
 ) -> Result<(), ClientError> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let last = match locate() {
-            Ok(addr) => match get(addr, "/readyz", None).await {
+            Ok(daemon) => match get(daemon, "/readyz", None).await {
                 Ok((200, _)) => return Ok(()),
                 Ok((status, _)) => ClientError::Unready(status),
                 Err(e) => e,
@@ -277,16 +324,21 @@ pub async fn wait_ready(
     }
 }
 
-/// One GET to the daemon; returns status and body.
+/// One GET to the daemon; returns status and body. Nothing is sent until
+/// the listener is known to be this user's or root's ([`Trust`]).
 pub async fn get(
-    addr: SocketAddr,
+    daemon: Daemon,
     path: &str,
     token: Option<&str>,
 ) -> Result<(u16, Bytes), ClientError> {
+    let addr = daemon.addr;
     let work = async {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|source| ClientError::Connect { addr, source })?;
+        if let Some(trust) = daemon.trust {
+            trust.check(addr, &stream)?;
+        }
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|source| ClientError::Handshake { addr, source })?;
@@ -314,6 +366,16 @@ pub async fn get(
     tokio::time::timeout(GET_TIMEOUT, work)
         .await
         .map_err(|_| ClientError::Timeout { addr })?
+}
+
+impl ClientError {
+    /// Whether the daemon's address is held by someone it must not talk to.
+    pub fn is_untrusted_listener(&self) -> bool {
+        matches!(
+            self,
+            ClientError::UntrustedListener { .. } | ClientError::UnknownListener { .. }
+        )
+    }
 }
 
 /// Output formats of `grantd creds`.
@@ -417,7 +479,9 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let err = get(addr, "/healthz", None).await.unwrap_err();
+        let err = get(Daemon::local(addr), "/healthz", None)
+            .await
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("cannot reach grantd at {addr} (is grantd serve running?)")

@@ -22,11 +22,13 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::s3::upstream::{BadEndpoint, Upstream};
 use crate::s3::{S3Settings, S3State};
+use crate::server::peer::{LookupMode, PeerLookup};
 use crate::server::{self, AppState, Shared};
 use crate::token::{self, Origin, Token, TokenError};
 use crate::upstream::Upstream as GrantsUpstream;
 use crate::upstream::audit::Origin as AuditOrigin;
 use crate::upstream::aws::{AwsUpstream, LoadError};
+use crate::userns::{self, OverflowOwner, UserNamespace};
 
 /// Exit code for bad configuration (EX_USAGE).
 pub const EXIT_CONFIG: i32 = 64;
@@ -80,6 +82,22 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    /// The daemon's own uid stands for every unmapped user; a configuration problem.
+    #[error(transparent)]
+    OverflowOwner(#[from] OverflowOwner),
+    /// No way to find connections' users works here.
+    #[error(
+        "cannot find the Unix user of connections through {} (GRANTD_PEER_LOOKUP={}), so no \
+         one could be served",
+        source_name,
+        mode.as_str()
+    )]
+    PeerLookup {
+        mode: LookupMode,
+        source_name: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl DaemonError {
@@ -91,10 +109,12 @@ impl DaemonError {
             | DaemonError::UntrustedAddrFile { .. }
             | DaemonError::S3Endpoint(_)
             | DaemonError::S3Loop { .. }
-            | DaemonError::S3NoBase => EXIT_CONFIG,
-            DaemonError::Bind { .. } | DaemonError::BoundAddr(_) | DaemonError::AddrFile { .. } => {
-                1
-            }
+            | DaemonError::S3NoBase
+            | DaemonError::OverflowOwner(_) => EXIT_CONFIG,
+            DaemonError::Bind { .. }
+            | DaemonError::BoundAddr(_)
+            | DaemonError::AddrFile { .. }
+            | DaemonError::PeerLookup { .. } => 1,
         }
     }
 }
@@ -102,10 +122,25 @@ impl DaemonError {
 /// Runs the daemon until `shutdown` completes. `on_bound` learns the bound
 /// address (and may print it).
 pub async fn serve(
-    settings: Settings,
+    mut settings: Settings,
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), DaemonError> {
+    let namespace = UserNamespace::current();
+    let server = &mut settings.server;
+    userns::check_owner(&namespace, server.owner, server.allow_overflow_uid)?;
+    server.unknown_uid =
+        userns::unknown_peer_uid(&namespace, server.owner, server.allow_overflow_uid);
+    if let Some(uid) = server.unknown_uid
+        && server.allowed_uids.contains(&uid)
+    {
+        warn!(
+            uid,
+            "allowed_uids names the overflow uid of this user namespace, which stands for every \
+             user the namespace cannot map; peers with it are refused"
+        );
+    }
+    let settings = settings;
     let files = &settings.files;
     let (token, origin) = match &files.token {
         Some(given) => {
@@ -126,13 +161,30 @@ pub async fn serve(
         .map(|chain| Arc::new(BaseIdentity::new(ChainSource(chain), Arc::new(SystemClock))));
 
     let listen = settings.server.listen;
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|source| DaemonError::Bind {
-            addr: listen,
-            source,
-        })?;
+    let listener = server::listener::bind(listen).map_err(|source| DaemonError::Bind {
+        addr: listen,
+        source,
+    })?;
     let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
+    let mode = settings.server.peer_lookup;
+    let lookup = PeerLookup::start(mode, bound).map_err(|source| DaemonError::PeerLookup {
+        mode,
+        source_name: match mode {
+            LookupMode::Netlink => "sock_diag netlink",
+            LookupMode::Proc => "/proc/net/tcp",
+            LookupMode::Auto => "sock_diag netlink or /proc/net/tcp",
+        },
+        source,
+    })?;
+    if let Some(refused) = &lookup.netlink_refused {
+        warn!(
+            error = %refused,
+            "the kernel refuses sock_diag netlink here; connections' users are found in \
+             /proc/net/tcp instead, which costs more per connection (set GRANTD_PEER_LOOKUP=proc \
+             to say so)"
+        );
+    }
+    let lookup = lookup.lookup;
     let s3 = match settings.s3.listen {
         Some(addr) => Some(bind_s3(addr, &settings.s3, upstream.region(), base.clone()).await?),
         None => None,
@@ -155,6 +207,8 @@ pub async fn serve(
         profiles = settings.profiles.list.len(),
         imds = settings.server.imds,
         allowed_uids = ?settings.server.allowed_uids,
+        peer_lookup = lookup.source().as_str(),
+        user_namespace = if namespace.initial { "initial" } else { "own" },
         s3_listen = ?s3_bound,
         s3_fallback = settings.s3.fallback.as_str(),
         audit_context = settings.upstream.audit_context.as_ref().map_or("none", |c| c.value()),
@@ -179,7 +233,7 @@ pub async fn serve(
         metrics,
     );
     let ready = Arc::new(OnceLock::new());
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         Shared {
             cache: cache.clone(),
             token,
@@ -190,7 +244,9 @@ pub async fn serve(
             s3_endpoint: s3_bound,
         },
         &settings.server,
-    ));
+    );
+    state.peers = state.peers.with_lookup(lookup);
+    let state = Arc::new(state);
     let readiness = tokio::spawn(become_ready(
         upstream,
         ready,
@@ -238,9 +294,8 @@ async fn bind_s3(
         return Err(DaemonError::S3NoBase);
     }
     let upstream = Upstream::new(s3.upstream_endpoint.as_deref(), region.to_string())?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| DaemonError::Bind { addr, source })?;
+    let listener =
+        server::listener::bind(addr).map_err(|source| DaemonError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(DaemonError::BoundAddr)?;
     if let Some(authority) = upstream.endpoint_authority()
         && is_same_listener(authority, bound)

@@ -157,9 +157,12 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
                 .unwrap_or_else(|| "the daemon did not start".into()));
         }
     };
-    client::wait_ready(|| Ok(addr), std::time::Duration::from_secs(10))
-        .await
-        .map_err(|e| Report(&e).to_string())?;
+    client::wait_ready(
+        || Ok(client::Daemon::local(addr)),
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .map_err(|e| Report(&e).to_string())?;
     say(format!(
         "▸ grantd serving on http://{addr} as RoleA (token in {})",
         token_file.display()
@@ -182,14 +185,14 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
         .map_err(|e| Report(&e).to_string())?
         .ok_or("token file vanished")?;
     let denied = format!("/v1/credentials?target=s3://{DEMO_BUCKET}/UserB/*&permission=READ");
-    let (status, body) = client::get(addr, &denied, Some(token.expose()))
+    let (status, body) = client::get(client::Daemon::local(addr), &denied, Some(token.expose()))
         .await
         .map_err(|e| Report(&e).to_string())?;
     say(format!(
         "▸ UserB/* for RoleA → {}",
         client::error_text(status, &body)
     ));
-    let (_, calls) = client::get(emu_addr, "/_emulator/calls", None)
+    let (_, calls) = client::get(client::Daemon::local(emu_addr), "/_emulator/calls", None)
         .await
         .map_err(|e| Report(&e).to_string())?;
     let calls: serde_json::Value = serde_json::from_slice(&calls).unwrap_or_default();

@@ -14,7 +14,10 @@
 //! - [`wire`]: the bodies the routes answer with (container, IMDS,
 //!   `credential_process`, errors).
 //!
-//! Beside it: [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
+//! Beside it: [`socket_table`] (who owns a loopback socket, asked of the
+//! kernel; the server's peer check and the clients' listener check),
+//! [`userns`] (whether uids are what they seem in this user namespace),
+//! [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
 //! [`ls`] (`grantd ls`: the caller's grants, as a table, JSON or profiles),
 //! [`logging`] (the stderr subscriber), [`report`] (an error and its causes,
@@ -45,8 +48,10 @@ pub mod profile;
 pub mod report;
 pub mod s3;
 pub mod server;
+pub mod socket_table;
 pub mod token;
 pub mod upstream;
+pub mod userns;
 pub mod wire;
 
 pub use grantd_common::{clock, credentials, scope};

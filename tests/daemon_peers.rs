@@ -146,3 +146,40 @@ fn malformed_allowed_uids_are_a_configuration_error() {
         assert!(stderr.contains(origin), "{stderr}");
     }
 }
+
+#[test]
+fn the_s3_endpoint_refuses_another_user_whichever_way_peers_are_looked_up() {
+    for lookup in ["netlink", "proc"] {
+        let emu = emulator(None);
+        let dir = scratch("peers-s3");
+        let mut cmd = daemon_command(&emu, dir.path(), PROFILES);
+        cmd.args(["--s3-listen", "127.0.0.1:0"])
+            .env("GRANTD_PEER_LOOKUP", lookup);
+        let d = spawn_daemon(cmd, dir);
+        let logs = plain(&d.logs());
+        assert!(
+            logs.contains(&format!("peer_lookup=\"{lookup}\"")),
+            "{logs}"
+        );
+        let readyz = get(d.addr, "/readyz", None).json();
+        let endpoint = readyz["s3_endpoint"].as_str().unwrap().to_string();
+        let s3: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
+        let reply = get_as_nobody(s3, "GET", &format!("/{BUCKET}/UserA/x"), &[]);
+        assert_eq!(reply.status, 403, "{lookup}: {}", reply.body);
+        assert!(reply.body.contains("AccessDenied"), "{}", reply.body);
+        assert!(reply.body.contains("65534"), "{lookup}: {}", reply.body);
+    }
+}
+
+#[test]
+fn a_daemon_told_to_use_netlink_where_it_is_refused_does_not_start() {
+    let emu = emulator(None);
+    let dir = scratch("peers-no-netlink");
+    let mut cmd = wrap(&daemon_command(&emu, dir.path(), PROFILES), &no_netlink());
+    cmd.env("GRANTD_PEER_LOOKUP", "netlink");
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("sock_diag netlink"), "{stderr}");
+    assert!(!dir.path().join("addr").exists(), "{stderr}");
+}

@@ -453,3 +453,35 @@ fn logs_never_contain_a_secret_or_the_token() {
         }
     }
 }
+
+#[test]
+fn the_daemon_is_not_dumpable_so_its_proc_files_stay_root_s_as_another_user() {
+    // prctl(PR_SET_DUMPABLE, 0): no core file holds a credential, no process
+    // of the daemon's user may ptrace it or read its memory or environment,
+    // and the kernel keeps its /proc files root's.
+    use std::os::unix::fs::MetadataExt;
+    let emu = emulator(None);
+    let dir = scratch("undumpable");
+    std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    let cmd = daemon_command(&emu, dir.path(), PROFILES);
+    let cmd = wrap(
+        &cmd,
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ],
+    );
+    let d = spawn_daemon(cmd, dir);
+    let proc = format!("/proc/{}", d.child.id());
+    let status = std::fs::read_to_string(format!("{proc}/status")).unwrap();
+    assert!(
+        status.lines().any(|l| l.starts_with("Uid:\t65534")),
+        "{status}"
+    );
+    for file in ["environ", "mem", "maps"] {
+        let owner = std::fs::metadata(format!("{proc}/{file}")).unwrap().uid();
+        assert_eq!(owner, 0, "{proc}/{file} belongs to uid {owner}");
+    }
+}

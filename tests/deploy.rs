@@ -232,29 +232,112 @@ fn a_group_writable_run_directory_is_refused() {
     assert_job_did_not_run(&out, 64, "is group- or world-writable");
 }
 
+/// The entrypoint with the default run directory under `tmp` (its TMPDIR)
+/// and the `job`; stops the daemon the job names in `tmp/daemon.pid`, if any.
+fn run_in_default_dir(emu: &Proc, dir: &Path, tmp: &Path, job: &[&str]) -> Output {
+    std::fs::write(dir.join("grantd.toml"), PROFILES).unwrap();
+    let out = script_command("processing-entrypoint.sh", emu)
+        .args(job)
+        .env("GRANTD_CONFIG", dir.join("grantd.toml"))
+        .env("TMPDIR", tmp)
+        .output()
+        .unwrap();
+    kill_pid_file(&tmp.join("daemon.pid"));
+    out
+}
+
+/// Everything left in `tmp` but the files the tests' jobs write.
+fn left_in(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "daemon.pid")
+        .collect()
+}
+
+/// Prints the run directory and its mode, and keeps the daemon's PID.
+const RUN_DIR_JOB: &[&str] = &[
+    "sh",
+    "-c",
+    "d=$(dirname \"$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE\"); cp \"$d/grantd.pid\" \"$TMPDIR/daemon.pid\"; \
+     echo \"$d\"; stat -c %a \"$d\"",
+];
+
 #[test]
-fn the_default_run_directory_is_new_and_private() {
+fn the_default_run_directory_is_new_and_private_and_removed_at_the_end() {
     let emu = emulator(None);
     let dir = scratch("entrypoint-default");
-    std::fs::write(dir.path().join("grantd.toml"), PROFILES).unwrap();
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
+    let out = run_in_default_dir(&emu, dir.path(), &tmp, RUN_DIR_JOB);
+    let text = transcript(&out);
+    assert!(out.status.success(), "{text}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    let run = Path::new(lines.next().unwrap_or_default()).to_path_buf();
+    assert!(run.starts_with(&tmp), "{text}");
+    assert_eq!(lines.next(), Some("700"), "{text}");
+    // Token, log and pid file went with it.
+    assert!(!run.exists(), "{} was left behind: {text}", run.display());
+    assert!(left_in(&tmp).is_empty(), "{:?}", left_in(&tmp));
+}
+
+#[test]
+fn nothing_is_left_behind_when_the_job_fails_or_grantd_does_not_start() {
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-leftovers");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let failing = [
+        "sh",
+        "-c",
+        "cp \"$(dirname \"$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE\")/grantd.pid\" \"$TMPDIR/daemon.pid\"; exit 3",
+    ];
+    let out = run_in_default_dir(&emu, dir.path(), &tmp, &failing);
+    assert_eq!(out.status.code(), Some(3), "{}", transcript(&out));
+    assert!(left_in(&tmp).is_empty(), "{:?}", left_in(&tmp));
+    // grantd refuses its configuration: the entrypoint stops before the job.
+    std::fs::write(dir.path().join("bad.toml"), "nonsense = 1\n").unwrap();
     let out = script_command("processing-entrypoint.sh", &emu)
-        .args([
-            "sh",
-            "-c",
-            "dirname \"$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE\"",
-        ])
-        .env("GRANTD_CONFIG", dir.path().join("grantd.toml"))
+        .args(ENV_JOB)
+        .env("GRANTD_CONFIG", dir.path().join("bad.toml"))
+        .env("GRANTD_READY_TIMEOUT", "3")
         .env("TMPDIR", &tmp)
         .output()
         .unwrap();
-    let text = transcript(&out);
-    let run = Path::new(std::str::from_utf8(&out.stdout).unwrap().trim()).to_path_buf();
-    kill_pid_file(&run.join("grantd.pid"));
-    assert!(out.status.success(), "{text}");
-    assert!(run.starts_with(&tmp), "{text}");
-    assert_eq!(mode(&run), 0o700, "{text}");
+    assert_job_did_not_run(&out, 69, "unknown key \"nonsense\"");
+    assert!(left_in(&tmp).is_empty(), "{:?}", left_in(&tmp));
+}
+
+#[test]
+fn the_job_does_not_start_when_its_daemon_died_after_grantd_env() {
+    // grantd, except that `creds` (the last call before the job starts)
+    // then kills the daemon and waits until it has died (a zombie of the
+    // entrypoint's), as a crash at that moment would: another user could
+    // take its port before the job sends the token there.
+    let emu = emulator(None);
+    let dir = scratch("entrypoint-died");
+    let wrapper = dir.path().join("grantd-dies");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = creds ] || exec {BIN} \"$@\"\n\
+             {BIN} \"$@\"; s=$?\npid=$(cat \"$GRANTD_RUN_DIR/grantd.pid\")\nkill -KILL \"$pid\"\n\
+             while [ -e /proc/$pid ] && [ \"$(cut -d' ' -f3 /proc/$pid/stat)\" != Z ]; do sleep 0.01; done\n\
+             exit $s\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_entrypoint(
+        &emu,
+        dir.path(),
+        PROFILES,
+        ENV_JOB,
+        &[("GRANTD_BIN", wrapper.to_str().unwrap())],
+    );
+    assert_job_did_not_run(&out, 69, "died before the job started");
 }
 
 #[test]

@@ -364,3 +364,64 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn a_config_file_another_user_could_write_is_refused() {
+    // The config file says whom the daemon serves (allowed_uids): a user
+    // who can write it, or plant a link to it, can name themselves.
+    let tmp = scratch("config-shared");
+    let config = tmp.path().join("grantd.toml");
+    std::fs::write(&config, "allowed_uids = [4242]\n").unwrap();
+    let config_arg = config.to_str().unwrap();
+    let check = |needles: &[&str]| {
+        let out = grantd(tmp.path(), &["check", "--config", config_arg])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{stderr}");
+        for needle in needles {
+            assert!(stderr.contains(needle), "{needle:?} missing:\n{stderr}");
+        }
+    };
+    chmod(&config, 0o666);
+    check(&["refusing the config file", "chmod go-w"]);
+    let addr = tmp.path().join("addr");
+    let token = tmp.path().join("token");
+    let serve = serve(
+        tmp.path(),
+        &addr,
+        &[
+            "--config",
+            config_arg,
+            "--token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    assert_refused(
+        outcome(serve, &addr, tmp.path()),
+        &["refusing the config file", "chmod go-w"],
+    );
+    chmod(&config, 0o644);
+    give(&config, ATTACKER);
+    check(&["refusing the config file", "owned by uid 4242"]);
+    // A link another user planted where the config is looked for.
+    give(&config, 0);
+    let shared = open_scratch("config-link");
+    let planted = shared.path().join("grantd.toml");
+    symlink(&config, &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(ATTACKER), Some(ATTACKER)).unwrap();
+    let out = grantd(
+        tmp.path(),
+        &["check", "--config", planted.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("owned by uid 4242"), "{stderr}");
+    // Ours, not writable by others: used.
+    let ok = grantd(tmp.path(), &["check", "--config", config_arg])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+}

@@ -11,34 +11,43 @@ use std::path::Path;
 
 use grantd_common::fs::{self, Owners, PathError, Readers};
 
-use super::ClientError;
+use super::{ClientError, Daemon, Trust};
 use crate::config::Settings;
 
 /// Longest address file read: a `host:port` is far shorter.
 const MAX_ADDR_FILE_LEN: u64 = 256;
 
-/// The daemon's address as a client should dial it.
+/// The daemon as a client should dial it, and whom it may find there.
 ///
-/// The address file is believed only when it and its directory are this
-/// user's or root's and nobody else can write them, and only for a loopback
-/// address unless remote addresses are allowed (`--allow-remote`,
-/// `GRANTD_ALLOW_REMOTE`). `--listen` is the user's own word: the
-/// configuration already refused a remote one without `--allow-remote`.
-pub fn daemon_addr(settings: &Settings) -> Result<SocketAddr, ClientError> {
-    daemon_addr_as(settings, fs::own_uid())
+/// With an address file configured (`--addr-file`, `GRANTD_ADDR_FILE`),
+/// the address is the file's, and a missing file is an error, never a
+/// reason to dial `--listen` instead: the daemon removes the file when it
+/// stops, and whatever holds the port then is not grantd. The file is
+/// believed only when it and its directory are this user's or root's and
+/// nobody else can write them, and only for a loopback address unless
+/// remote addresses are allowed (`--allow-remote`, `GRANTD_ALLOW_REMOTE`).
+/// `--listen` is the user's own word: the configuration already refused a
+/// remote one without `--allow-remote`. Whoever listens at a loopback
+/// address must be this user or root ([`Trust`]); a remote daemon cannot be
+/// checked that way, and is the user's choice.
+pub fn daemon(settings: &Settings) -> Result<Daemon, ClientError> {
+    let addr = daemon_addr_as(settings, fs::own_uid())?;
+    let local = addr.ip().to_canonical().is_loopback();
+    Ok(Daemon {
+        addr,
+        trust: (local || !settings.server.allow_remote).then(|| Trust::of(settings)),
+    })
 }
 
 fn daemon_addr_as(settings: &Settings, uid: u32) -> Result<SocketAddr, ClientError> {
-    let mut addr = settings.server.listen;
-    if let Some(path) = &settings.files.addr_file {
-        match read_addr_file(path, uid) {
-            Ok(found) => addr = only_loopback(path, found, settings.server.allow_remote)?,
-            Err(e @ ClientError::NoAddrFile { .. }) if addr.port() == 0 => return Err(e),
-            // Not written (yet), or unreadable: the configured address stands.
-            Err(ClientError::NoAddrFile { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let mut addr = match &settings.files.addr_file {
+        Some(path) => only_loopback(
+            path,
+            read_addr_file(path, uid)?,
+            settings.server.allow_remote,
+        )?,
+        None => settings.server.listen,
+    };
     if addr.port() == 0 {
         return Err(ClientError::PortZero);
     }

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use grantd_common::fs::Problem;
 
 use super::*;
+
+fn daemon_addr(settings: &Settings) -> Result<SocketAddr, ClientError> {
+    daemon(settings).map(|d| d.addr)
+}
 use crate::config::{Flags, resolve};
 use crate::report::Report;
 
@@ -95,13 +99,39 @@ fn an_address_file_of_another_user_is_refused() {
 }
 
 #[test]
-fn a_missing_file_leaves_the_configured_address_unless_it_is_port_zero() {
+fn a_missing_address_file_is_an_error_not_the_configured_port() {
+    // The daemon removes its address file when it stops; whatever holds
+    // the port then is not grantd.
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("addr");
-    let addr = daemon_addr(&settings(&path, "127.0.0.1:7911", false)).unwrap();
-    assert_eq!(addr, "127.0.0.1:7911".parse().unwrap());
-    let err = daemon_addr(&settings(&path, "127.0.0.1:0", false)).unwrap_err();
-    assert!(matches!(err, ClientError::NoAddrFile { .. }), "{err:?}");
+    for listen in ["127.0.0.1:7911", "127.0.0.1:0"] {
+        let err = daemon_addr(&settings(&path, listen, false)).unwrap_err();
+        assert!(matches!(err, ClientError::NoAddrFile { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("is grantd serve running?"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_loopback_daemon_is_checked_and_an_allowed_remote_one_is_not() {
+    let (_d, path) = addr_file("127.0.0.1:7912");
+    assert!(
+        daemon(&settings(&path, "127.0.0.1:0", false))
+            .unwrap()
+            .trust
+            .is_some()
+    );
+    assert!(
+        daemon(&settings(&path, "127.0.0.1:0", true))
+            .unwrap()
+            .trust
+            .is_some()
+    );
+    std::fs::write(&path, "10.1.2.3:7911").unwrap();
+    let remote = daemon(&settings(&path, "127.0.0.1:0", true)).unwrap();
+    assert!(remote.trust.is_none());
 }
 
 #[test]

@@ -4,11 +4,16 @@
 //! reads the file layer: TOML, whole, with a syntax error named by its line,
 //! and every key it should not hold reported before any value is read.
 
+use std::io::Read;
 use std::path::Path;
 
 use grantd_common::fields::{Field, Problems, Table};
+use grantd_common::fs::{self, Owners, PathError};
 
 use super::source::Source;
+
+/// Longest config file read. Defaults to 1 MiB, far more than any profile list.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// One setting's names: its key in the config file, its flag and its
 /// environment variable, each written out in full so that a search for
@@ -52,15 +57,44 @@ impl<'a> Layers<'a> {
     }
 }
 
-/// Reads and parses the config file; `None` (and a problem) when it cannot.
+/// Reads and parses the config file; `None` (and a problem) when it cannot,
+/// or when another user could have written it or pointed it elsewhere (it
+/// says whom the daemon serves: `allowed_uids`). The checks are those of
+/// [`fs::open_vouched`], trusting our own files and root's.
 pub(super) fn read_file(path: &Path, problems: &mut Problems) -> Option<toml::Value> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            problems.push(format!("{}: cannot read config file: {e}", path.display()));
+    read_file_as(path, fs::own_uid(), problems)
+}
+
+pub(super) fn read_file_as(path: &Path, uid: u32, problems: &mut Problems) -> Option<toml::Value> {
+    let shown = path.display();
+    let mut text = String::new();
+    let read = fs::open_vouched(path, Owners::or_root(uid)).and_then(|file| {
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|source| PathError::Inspect {
+                path: path.to_path_buf(),
+                source,
+            })
+    });
+    match read {
+        Ok(n) if n as u64 > MAX_CONFIG_BYTES => {
+            problems.push(format!(
+                "{shown}: config file larger than {MAX_CONFIG_BYTES} bytes"
+            ));
             return None;
         }
-    };
+        Ok(_) => {}
+        Err(PathError::Inspect { source, .. } | PathError::Create { source, .. }) => {
+            problems.push(format!("{shown}: cannot read config file: {source}"));
+            return None;
+        }
+        Err(refused @ PathError::Unsafe { .. }) => {
+            problems.push(format!(
+                "{shown}: refusing the config file, which says whom grantd serves: {refused}"
+            ));
+            return None;
+        }
+    }
     match text.parse::<toml::Table>() {
         Ok(t) => Some(toml::Value::Table(t)),
         Err(e) => {

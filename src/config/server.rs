@@ -7,6 +7,7 @@ use grantd_common::fields::Problems;
 use super::Describe;
 use super::layers::{Key, Layers};
 use super::values::{self, switch};
+use crate::server::peer::LookupMode;
 use crate::server::{DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, Limits, ServerSettings};
 
 /// The server's flags.
@@ -65,6 +66,19 @@ const MAX_CONNECTIONS: Key = Key {
     flag: None,
     env: "GRANTD_MAX_CONNECTIONS",
 };
+/// How each connection's Unix user is found: `auto`, `netlink` or `proc`.
+const PEER_LOOKUP: Key = Key {
+    file: "peer_lookup",
+    flag: None,
+    env: "GRANTD_PEER_LOOKUP",
+};
+/// Lets a daemon run as the overflow uid of a user namespace, where every
+/// user the namespace cannot map looks like it. No flag: it is dangerous.
+const ALLOW_OVERFLOW_UID: Key = Key {
+    file: "allow_overflow_uid",
+    flag: None,
+    env: "GRANTD_ALLOW_OVERFLOW_UID",
+};
 
 /// The keys of the config file this component reads.
 pub(super) const FILE_KEYS: &[&str] = &[
@@ -75,6 +89,8 @@ pub(super) const FILE_KEYS: &[&str] = &[
     IMDS.file,
     IMDS_LIST_ALL_PROFILES.file,
     MAX_CONNECTIONS.file,
+    PEER_LOOKUP.file,
+    ALLOW_OVERFLOW_UID.file,
 ];
 
 /// Any uid but `(uid_t)-1`, which the kernel reserves for "no user".
@@ -114,6 +130,20 @@ pub(super) fn read(
         .and_then(|value| value.whole_number(MAX_CONNECTIONS_RANGE, problems))
         // The range keeps it within usize.
         .map_or(DEFAULT_MAX_CONNECTIONS, |n| n as usize);
+    let peer_lookup = match look.get(&PEER_LOOKUP, None) {
+        None => LookupMode::default(),
+        Some(value) => match value.str(problems) {
+            Some(text) => LookupMode::parse(&text).unwrap_or_else(|| {
+                value.reject(
+                    format!("expected auto, netlink or proc, got {text:?}"),
+                    problems,
+                );
+                LookupMode::default()
+            }),
+            None => LookupMode::default(),
+        },
+    };
+    let allow_overflow_uid = switch(look.get(&ALLOW_OVERFLOW_UID, None), problems);
     ServerSettings {
         listen,
         allow_remote,
@@ -121,6 +151,8 @@ pub(super) fn read(
         base_allowed_uids,
         imds,
         imds_list_all_profiles,
+        peer_lookup,
+        allow_overflow_uid,
         limits: Limits {
             max_connections,
             ..Limits::default()
@@ -140,4 +172,6 @@ pub(super) fn describe(s: &ServerSettings, out: &mut Describe) {
     out.line("imds", s.imds);
     out.line("imds_list_all", s.imds_list_all_profiles);
     out.line("max_connections", s.limits.max_connections);
+    out.line("peer_lookup", s.peer_lookup.as_str());
+    out.line("allow_overflow_uid", s.allow_overflow_uid);
 }

@@ -20,7 +20,7 @@ use hyper::HeaderMap;
 use hyper::header;
 use tracing::{debug, warn};
 
-use super::peer::PeerError;
+use super::peer::{LookupMode, PeerError, PeerLookup};
 use crate::token::Token;
 
 /// Why a request is not allowed to ask.
@@ -56,10 +56,16 @@ pub enum AuthError {
 }
 
 /// Who may be served credentials: the daemon's own user and the allowed uids.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct PeerPolicy {
     owner: u32,
     allowed: BTreeSet<u32>,
+    /// The uid the kernel gives every user this user namespace cannot map
+    /// (the overflow uid, outside the initial namespace): such a peer is
+    /// unknown, whoever it is. `None` in the initial namespace.
+    unmapped: Option<u32>,
+    /// How each connection's uid is found.
+    lookup: PeerLookup,
 }
 
 /// One connection's peer and what it may do, decided once at accept.
@@ -79,17 +85,39 @@ impl PeerPolicy {
         PeerPolicy {
             owner,
             allowed: allowed.into_iter().collect(),
+            unmapped: None,
+            lookup: PeerLookup::new(LookupMode::Auto),
         }
+    }
+
+    /// Peers whose uid is `unmapped` are unknown (see the field).
+    pub fn with_unmapped(mut self, unmapped: Option<u32>) -> PeerPolicy {
+        self.unmapped = unmapped;
+        self
+    }
+
+    /// Connections' uids are found through `lookup`.
+    pub fn with_lookup(mut self, lookup: PeerLookup) -> PeerPolicy {
+        self.lookup = lookup;
+        self
     }
 
     pub fn owner(&self) -> u32 {
         self.owner
     }
 
+    pub fn lookup(&self) -> &PeerLookup {
+        &self.lookup
+    }
+
     /// Whether the holder of the connection from `addr`, whose uid lookup
     /// gave `uid`, may be served credentials. Unknown means no.
     pub fn decide(&self, addr: SocketAddr, uid: Result<u32, PeerError>) -> Peer {
         let (uid, refusal) = match uid {
+            Ok(uid) if Some(uid) == self.unmapped => {
+                debug!(peer = %addr, uid, "peer's user is not mapped in this user namespace");
+                (None, Some(AuthError::PeerUnknown))
+            }
             Ok(uid) if uid == self.owner || self.allowed.contains(&uid) => (Some(uid), None),
             Ok(uid) => (
                 Some(uid),
@@ -100,7 +128,9 @@ impl PeerPolicy {
             ),
             Err(e) => {
                 match &e {
-                    PeerError::NotLocal { .. } => debug!(error = %e, "peer has no uid"),
+                    PeerError::NotLocal { .. }
+                    | PeerError::Gone { .. }
+                    | PeerError::Busy { .. } => debug!(error = %e, "peer has no uid"),
                     PeerError::Lookup { .. } => {
                         warn!(error = %crate::report::Report(&e), "cannot find the peer's uid; refusing credentials to it")
                     }
@@ -280,6 +310,11 @@ mod tests {
         let policy = PeerPolicy::new(0, []);
         for e in [
             PeerError::NotLocal { peer: addr() },
+            PeerError::Gone {
+                peer: addr(),
+                state: "TIME_WAIT",
+            },
+            PeerError::Busy { peer: addr() },
             PeerError::Lookup {
                 peer: addr(),
                 source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
@@ -290,5 +325,20 @@ mod tests {
             assert!(!peer.trusted() && !peer.is_owner);
             assert_eq!(peer.uid, None);
         }
+    }
+
+    #[test]
+    fn outside_the_initial_user_namespace_the_overflow_uid_is_unknown() {
+        // A host user the namespace cannot map shows as the overflow uid,
+        // whichever user it is: never the owner's or an allowed user's.
+        let policy = PeerPolicy::new(1000, [65_534]).with_unmapped(Some(65_534));
+        let peer = policy.decide(addr(), Ok(65_534));
+        assert_eq!(peer.check(), Err(AuthError::PeerUnknown));
+        assert_eq!(peer.uid, None);
+        assert!(!peer.is_owner);
+        assert_eq!(policy.decide(addr(), Ok(1000)).check(), Ok(()));
+        let owner_is_overflow = PeerPolicy::new(65_534, []).with_unmapped(Some(65_534));
+        let peer = owner_is_overflow.decide(addr(), Ok(65_534));
+        assert!(!peer.is_owner && !peer.trusted());
     }
 }

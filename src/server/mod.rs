@@ -38,6 +38,7 @@ use tracing::info;
 use self::auth::{Peer, PeerPolicy};
 use self::limit::InflightLimit;
 pub use self::listener::Handler;
+use self::peer::PeerLookup;
 use self::response::ApiError;
 pub use self::settings::*;
 use crate::base::BaseIdentity;
@@ -134,7 +135,9 @@ impl AppState {
             profiles,
             ready,
             allow_remote: settings.allow_remote,
-            peers: PeerPolicy::new(settings.owner, settings.allowed_uids.iter().copied()),
+            peers: PeerPolicy::new(settings.owner, settings.allowed_uids.iter().copied())
+                .with_unmapped(settings.unknown_uid)
+                .with_lookup(PeerLookup::new(settings.peer_lookup)),
             clock,
             inflight: InflightLimit::new(settings.limits.max_inflight),
             refusals: refusals::RefusalLog::default(),

@@ -1,32 +1,54 @@
 //! Which local Unix user holds the other end of a TCP connection.
 //!
-//! Owns the kernel lookup only; what a uid may do is decided in `auth`.
-//! Both ends of a loopback connection are sockets of this host, so the
-//! kernel knows the client's socket and its owner. We ask the `sock_diag`
-//! netlink interface for the one socket whose local address is the peer's
-//! and whose remote address is ours: an exact lookup, not a dump, so its
-//! cost (about 10 µs) does not grow with the number of sockets on the host.
-//! Where netlink is unavailable (some sandboxes filter it) the same row is
-//! read from `/proc/net/tcp` and `/proc/net/tcp6`, whose cost grows with the
-//! socket table (milliseconds), off the async workers and a few at a time.
+//! Owns the lookup only; what a uid may do is decided in `auth`. The kernel
+//! is asked about the client's socket ([`crate::socket_table`]): by one
+//! exact `sock_diag` netlink lookup (about 10 µs) where netlink is allowed,
+//! else from `/proc/net/tcp{,6}` ([`LookupMode`], `GRANTD_PEER_LOOKUP`).
+//!
+//! A `/proc` read costs in proportion to the host's whole socket table, so
+//! those lookups never each read the table: they wait in one bounded queue
+//! ([`MAX_PROC_WAITING`]), and one task answers everything waiting with one
+//! pass over the table, stopping once it has found every row. A flood of
+//! connections then costs a few passes, not one per connection, and the
+//! owner's connection waits for at most the pass under way and its own. A
+//! connection that finds the queue full is [`PeerError::Busy`] and is closed
+//! at once, before any table read.
 //!
 //! A peer the kernel has no socket for is not on this host (or this network
-//! namespace), or has already gone: [`PeerError::NotLocal`].
+//! namespace): [`PeerError::NotLocal`]. A socket no process holds any more
+//! (closed, `TIME_WAIT`) is listed as uid 0 or as a uid nobody answers for:
+//! [`PeerError::Gone`], never a uid.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 
-use rustix::net::netlink::{SOCK_DIAG, SocketAddrNetlink};
-use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
+
+use crate::socket_table::{self, Socket, Source, procfs};
 
 /// Why the owner of a connection is not known.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
-    /// No socket of this host is the client end: a remote client, one in
-    /// another network namespace, or one that has already closed.
+    /// No socket of this host is the client end: a remote client, or one in
+    /// another network namespace.
     #[error("no socket of this host is the other end of the connection from {peer}")]
     NotLocal { peer: SocketAddr },
+    /// The client's socket is no process's any more: it was closed (or is in
+    /// `TIME_WAIT`) before the daemon looked.
+    #[error(
+        "the connection from {peer} was closed by its process before its user was found (state {state})"
+    )]
+    Gone {
+        peer: SocketAddr,
+        state: &'static str,
+    },
+    /// Too many `/proc` lookups are waiting; the connection is shed unread.
+    #[error(
+        "too many connections are waiting for their user to be found; closing the one from {peer}"
+    )]
+    Busy { peer: SocketAddr },
     /// Neither netlink nor `/proc/net/tcp*` could be asked.
     #[error("cannot look up who holds the connection from {peer}")]
     Lookup {
@@ -36,176 +58,224 @@ pub enum PeerError {
     },
 }
 
-/// Most `/proc/net/tcp*` reads at once. Each reads the whole socket table,
-/// so a flood of connections while netlink is unavailable must queue here
-/// instead of filling the blocking pool. Defaults to 2.
-pub const MAX_PROC_READS: usize = 2;
+/// How peers are looked up (`GRANTD_PEER_LOOKUP`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LookupMode {
+    /// Netlink when the kernel allows it (checked at start), else `/proc`;
+    /// a connection whose netlink lookup fails is looked up in `/proc`.
+    #[default]
+    Auto,
+    /// Netlink only: a failed lookup refuses the connection.
+    Netlink,
+    /// `/proc/net/tcp{,6}` only: for hosts that filter netlink, and tests.
+    Proc,
+}
 
-static PROC_READS: Semaphore = Semaphore::const_new(MAX_PROC_READS);
-
-/// The uid owning the client socket `peer` connected to our socket `local`.
-/// The netlink lookup runs inline (it is a few syscalls); the `/proc`
-/// fallback runs on the blocking pool.
-pub async fn lookup(peer: SocketAddr, local: SocketAddr) -> Result<u32, PeerError> {
-    let found = match netlink_owner(peer, local) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            let _permit = PROC_READS.acquire().await;
-            tokio::task::spawn_blocking(move || proc_owner(peer, local))
-                .await
-                .unwrap_or_else(|join| Err(io::Error::other(join)))
+impl LookupMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LookupMode::Auto => "auto",
+            LookupMode::Netlink => "netlink",
+            LookupMode::Proc => "proc",
         }
-        found => found,
-    };
-    found.map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => PeerError::NotLocal { peer },
-        _ => PeerError::Lookup { peer, source },
-    })
-}
-
-const NLMSG_HDRLEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLM_F_REQUEST: u16 = 1;
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
-/// `sizeof(struct inet_diag_req_v2)`.
-const REQ_LEN: usize = 56;
-/// Offset of `idiag_uid` in `struct inet_diag_msg`.
-const MSG_UID_OFFSET: usize = 64;
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
-const IPPROTO_TCP: u8 = 6;
-/// Room for one `inet_diag_msg` (72 bytes) or an error, with its header.
-const ANSWER_BYTES: usize = 512;
-
-/// One exact `SOCK_DIAG_BY_FAMILY` request and its answer. `NotFound` when
-/// the kernel has no such socket.
-pub fn netlink_owner(peer: SocketAddr, local: SocketAddr) -> io::Result<u32> {
-    let fd = rustix::net::socket(AddressFamily::NETLINK, SocketType::DGRAM, Some(SOCK_DIAG))?;
-    let request = diag_request(peer, local);
-    rustix::net::sendto(
-        &fd,
-        &request,
-        SendFlags::empty(),
-        &SocketAddrNetlink::new(0, 0),
-    )?;
-    let mut answer = [0u8; ANSWER_BYTES];
-    let n = rustix::net::recv(&fd, &mut answer, RecvFlags::empty())?.0;
-    parse_diag_answer(&answer[..n.min(ANSWER_BYTES)])
-}
-
-/// The request for the client's socket: its local end is `peer`, its
-/// remote end is our `local`.
-fn diag_request(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
-    let total = NLMSG_HDRLEN + REQ_LEN;
-    let mut m = Vec::with_capacity(total);
-    m.extend_from_slice(&(total as u32).to_ne_bytes());
-    m.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    m.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    m.extend_from_slice(&1u32.to_ne_bytes()); // sequence
-    m.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
-    // A v4-mapped peer is an IPv4 socket as far as the TCP tables go; the
-    // kernel's lookup also finds a dual-stack socket connected that way.
-    let (peer_ip, local_ip) = (peer.ip().to_canonical(), local.ip().to_canonical());
-    let family = if peer_ip.is_ipv4() { AF_INET } else { AF_INET6 };
-    m.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
-    m.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
-    // struct inet_diag_sockid: ports and addresses in network order.
-    m.extend_from_slice(&peer.port().to_be_bytes());
-    m.extend_from_slice(&local.port().to_be_bytes());
-    m.extend_from_slice(&address_bytes(peer_ip));
-    m.extend_from_slice(&address_bytes(local_ip));
-    m.extend_from_slice(&0u32.to_ne_bytes()); // any interface
-    m.extend_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
-    debug_assert_eq!(m.len(), total);
-    m
-}
-
-fn address_bytes(ip: IpAddr) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    match ip {
-        IpAddr::V4(v4) => out[..4].copy_from_slice(&v4.octets()),
-        IpAddr::V6(v6) => out = v6.octets(),
     }
-    out
+
+    pub fn parse(text: &str) -> Option<LookupMode> {
+        match text {
+            "auto" => Some(LookupMode::Auto),
+            "netlink" => Some(LookupMode::Netlink),
+            "proc" => Some(LookupMode::Proc),
+            _ => None,
+        }
+    }
 }
 
-/// The uid of an `inet_diag_msg`, or the errno of an `NLMSG_ERROR`.
-fn parse_diag_answer(answer: &[u8]) -> io::Result<u32> {
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, "short sock_diag answer");
-    let header = answer.get(..NLMSG_HDRLEN).ok_or_else(bad)?;
-    let kind = u16::from_ne_bytes([header[4], header[5]]);
-    let body = &answer[NLMSG_HDRLEN..];
-    if kind == NLMSG_ERROR {
-        let code = body.get(..4).ok_or_else(bad)?;
-        let errno = i32::from_ne_bytes([code[0], code[1], code[2], code[3]]);
-        return Err(io::Error::from_raw_os_error(errno.saturating_neg()));
-    }
-    if kind != SOCK_DIAG_BY_FAMILY {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("unexpected sock_diag message type {kind}"),
-        ));
-    }
-    let uid = body
-        .get(MSG_UID_OFFSET..MSG_UID_OFFSET + 4)
-        .ok_or_else(bad)?;
-    Ok(u32::from_ne_bytes([uid[0], uid[1], uid[2], uid[3]]))
+/// Most `/proc` lookups waiting for the next pass over the table; a
+/// connection that finds this many waiting is closed at once. Defaults to
+/// 1,024, the listen backlog: a flood of other users is shed here, before
+/// any table read, while the owner's connection, found by the next pass,
+/// waits a few milliseconds.
+pub const MAX_PROC_WAITING: usize = 1024;
+
+/// One daemon's peer lookup; cheap to clone, shared by its listeners.
+#[derive(Clone, Debug)]
+pub struct PeerLookup {
+    inner: Arc<Inner>,
 }
 
-/// The same lookup through `/proc/net/tcp{,6}`. `NotFound` when no row matches.
-pub fn proc_owner(peer: SocketAddr, local: SocketAddr) -> io::Result<u32> {
-    let (peer_ip, local_ip) = (peer.ip().to_canonical(), local.ip().to_canonical());
-    let tables: &[&str] = if peer_ip.is_ipv4() {
-        // A dual-stack client socket lists v4-mapped addresses in tcp6.
-        &["/proc/net/tcp", "/proc/net/tcp6"]
-    } else {
-        &["/proc/net/tcp6"]
-    };
-    for table in tables {
-        let v6 = table.ends_with('6');
-        let want_local = proc_address(peer_ip, peer.port(), v6);
-        let want_remote = proc_address(local_ip, local.port(), v6);
-        let text = match std::fs::read_to_string(table) {
-            Ok(text) => text,
-            // A kernel without IPv6 has no tcp6 table; nothing to find there.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+#[derive(Debug)]
+struct Inner {
+    /// Where lookups go: netlink or `/proc` (decided by [`PeerLookup::start`]).
+    source: Source,
+    /// Whether a failed netlink lookup is retried in `/proc` (`auto`).
+    fall_back: bool,
+    /// Most `/proc` lookups waiting: [`MAX_PROC_WAITING`] but in tests.
+    max_waiting: usize,
+    /// The queue of the `/proc` pass task, started by the first `/proc`
+    /// lookup (it needs the runtime).
+    proc_queue: OnceLock<mpsc::Sender<Wanted>>,
+}
+
+/// One connection waiting for a `/proc` pass.
+struct Wanted {
+    peer: SocketAddr,
+    local: SocketAddr,
+    answer: oneshot::Sender<io::Result<Option<Socket>>>,
+}
+
+/// What [`PeerLookup::start`] found: where lookups go, and why.
+#[derive(Debug)]
+pub struct Started {
+    pub lookup: PeerLookup,
+    /// Why netlink is not used, when `auto` found it refused.
+    pub netlink_refused: Option<io::Error>,
+}
+
+impl PeerLookup {
+    /// A lookup that asks `source`, as tests and the demo want it.
+    pub fn new(mode: LookupMode) -> PeerLookup {
+        let source = match mode {
+            LookupMode::Proc => Source::Proc,
+            _ => Source::Netlink,
         };
-        if let Some(uid) = proc_find(&text, &want_local, &want_remote) {
-            return Ok(uid);
+        PeerLookup::with(source, mode == LookupMode::Auto)
+    }
+
+    fn with(source: Source, fall_back: bool) -> PeerLookup {
+        PeerLookup {
+            inner: Arc::new(Inner {
+                source,
+                fall_back,
+                max_waiting: MAX_PROC_WAITING,
+                proc_queue: OnceLock::new(),
+            }),
         }
     }
-    Err(io::ErrorKind::NotFound.into())
-}
 
-/// How the kernel prints an address: each 32-bit word of the address in
-/// memory as a native-endian hex number, then the port in hex.
-fn proc_address(ip: IpAddr, port: u16, v6_table: bool) -> String {
-    use std::fmt::Write;
-    let bytes: Vec<u8> = match (ip, v6_table) {
-        (IpAddr::V4(v4), false) => v4.octets().to_vec(),
-        (IpAddr::V4(v4), true) => v4.to_ipv6_mapped().octets().to_vec(),
-        (IpAddr::V6(v6), _) => v6.octets().to_vec(),
-    };
-    let mut out = String::with_capacity(38);
-    for word in bytes.chunks_exact(4) {
-        let n = u32::from_ne_bytes([word[0], word[1], word[2], word[3]]);
-        let _ = write!(out, "{n:08X}");
-    }
-    let _ = write!(out, ":{port:04X}");
-    out
-}
-
-/// The uid column of the row whose local and remote addresses are these.
-fn proc_find(text: &str, local: &str, remote: &str) -> Option<u32> {
-    text.lines().skip(1).find_map(|line| {
-        let mut fields = line.split_ascii_whitespace();
-        let (_slot, l, r) = (fields.next()?, fields.next()?, fields.next()?);
-        if l != local || r != remote {
-            return None;
+    /// The lookup of a daemon listening on `listening`, checked once by
+    /// finding that listener itself: `auto` uses netlink when that works and
+    /// `/proc` otherwise. An error when the chosen interface cannot be asked
+    /// (then no peer could ever be served).
+    pub fn start(mode: LookupMode, listening: SocketAddr) -> io::Result<Started> {
+        let remote = socket_table::unspecified_like(listening.ip());
+        let probe = |source: Source| source.find(listening, remote).map(|_| ());
+        match mode {
+            LookupMode::Netlink | LookupMode::Proc => {
+                let lookup = PeerLookup::new(mode);
+                probe(lookup.source())?;
+                Ok(Started {
+                    lookup,
+                    netlink_refused: None,
+                })
+            }
+            LookupMode::Auto => match probe(Source::Netlink) {
+                Ok(()) => Ok(Started {
+                    lookup: PeerLookup::new(LookupMode::Auto),
+                    netlink_refused: None,
+                }),
+                Err(refused) => {
+                    probe(Source::Proc)?;
+                    Ok(Started {
+                        lookup: PeerLookup::with(Source::Proc, false),
+                        netlink_refused: Some(refused),
+                    })
+                }
+            },
         }
-        // st tx_queue:rx_queue tr:tm->when retrnsmt uid
-        fields.nth(4)?.parse().ok()
-    })
+    }
+
+    /// Where lookups go.
+    pub fn source(&self) -> Source {
+        self.inner.source
+    }
+
+    /// The uid holding the client socket `peer` that connected to our `local`.
+    pub async fn lookup(&self, peer: SocketAddr, local: SocketAddr) -> Result<u32, PeerError> {
+        let found = match self.inner.source {
+            Source::Proc => self.ask_proc(peer, local).await?,
+            Source::Netlink => match socket_table::netlink::find(peer, local) {
+                Err(e) if self.inner.fall_back && e.kind() != io::ErrorKind::NotFound => {
+                    debug!(error = %e, "netlink lookup failed; asking /proc");
+                    self.ask_proc(peer, local).await?
+                }
+                found => found,
+            },
+        };
+        match found {
+            Ok(socket) if socket.held() => Ok(socket.uid),
+            Ok(socket) => Err(PeerError::Gone {
+                peer,
+                state: socket.state.name(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(PeerError::NotLocal { peer }),
+            Err(source) => Err(PeerError::Lookup { peer, source }),
+        }
+    }
+
+    /// The client socket from the next `/proc` pass; `Busy` when the queue
+    /// is full.
+    async fn ask_proc(
+        &self,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<io::Result<Socket>, PeerError> {
+        let queue = self.inner.proc_queue.get_or_init(|| {
+            let (queue, waiting) = mpsc::channel(self.inner.max_waiting);
+            tokio::spawn(proc_passes(waiting, self.inner.max_waiting));
+            queue
+        });
+        let (answer, answered) = oneshot::channel();
+        queue
+            .try_send(Wanted {
+                peer,
+                local,
+                answer,
+            })
+            .map_err(|_| PeerError::Busy { peer })?;
+        Ok(match answered.await {
+            Ok(Ok(Some(socket))) => Ok(socket),
+            Ok(Ok(None)) => Err(io::ErrorKind::NotFound.into()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(io::Error::other("the /proc lookup task stopped")),
+        })
+    }
+}
+
+/// Answers every waiting lookup with one pass over the tables, then the
+/// next batch; ends when every [`PeerLookup`] is gone.
+async fn proc_passes(mut waiting: mpsc::Receiver<Wanted>, most: usize) {
+    let mut batch = Vec::new();
+    while waiting.recv_many(&mut batch, most).await > 0 {
+        // A connection that ended while it waited needs no answer.
+        batch.retain(|w| !w.answer.is_closed());
+        let wanted: Vec<_> = batch.iter().map(|w| (w.peer, w.local)).collect();
+        let found = tokio::task::spawn_blocking(move || procfs::find_many(&wanted))
+            .await
+            .unwrap_or_else(|join| Err(io::Error::other(join)));
+        match found {
+            Ok(found) => {
+                for (w, socket) in batch.drain(..).zip(found) {
+                    let _ = w.answer.send(Ok(socket));
+                }
+            }
+            Err(e) => {
+                for w in batch.drain(..) {
+                    let _ = w.answer.send(Err(io::Error::new(e.kind(), e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// The netlink lookup of the client socket `peer` connected to `local`:
+/// its uid, whatever its state (for `benches/peer.rs`).
+pub fn netlink_owner(peer: SocketAddr, local: SocketAddr) -> io::Result<u32> {
+    socket_table::netlink::find(peer, local).map(|s| s.uid)
+}
+
+/// The same through `/proc/net/tcp{,6}`.
+pub fn proc_owner(peer: SocketAddr, local: SocketAddr) -> io::Result<u32> {
+    procfs::find(peer, local).map(|s| s.uid)
 }
 
 #[cfg(test)]

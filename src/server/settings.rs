@@ -6,6 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use super::peer::LookupMode;
 pub use super::slots::DEFAULT_MAX_CONNECTIONS_PER_UID;
 
 /// Address the daemon binds. Defaults to 127.0.0.1:7911.
@@ -41,6 +42,16 @@ pub struct ServerSettings {
     pub imds: bool,
     /// Name every profile at the IMDS role list, not the default alone. Defaults to off.
     pub imds_list_all_profiles: bool,
+    /// How each connection's Unix user is found. Defaults to `auto`.
+    pub peer_lookup: LookupMode,
+    /// Run even as the overflow uid of a user namespace other than the
+    /// initial one, serving as the owner every user it cannot map.
+    /// Defaults to off.
+    pub allow_overflow_uid: bool,
+    /// Peers with this uid are unknown: the overflow uid outside the initial
+    /// user namespace (see [`crate::userns`]). Not a setting; the daemon
+    /// sets it from what it finds at start. Defaults to none.
+    pub unknown_uid: Option<u32>,
     pub limits: Limits,
 }
 
@@ -54,6 +65,9 @@ impl Default for ServerSettings {
             base_allowed_uids: Vec::new(),
             imds: false,
             imds_list_all_profiles: false,
+            peer_lookup: LookupMode::Auto,
+            allow_overflow_uid: false,
+            unknown_uid: None,
             limits: Limits::default(),
         }
     }

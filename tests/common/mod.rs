@@ -8,6 +8,9 @@
 //! - `nobody`: requests and a connection flood from another Unix user.
 //! - `fake_s3`: a recording fake S3 for the S3 endpoint to forward to.
 //! - `s3`: the S3 endpoint's stack, and requests signed as SDKs sign them.
+//! - `nobody`: requests, a connection flood and a port squatter from
+//!   another Unix user.
+//! - `flood`: the owner's requests during a flood, and what they took.
 //!
 //! Each file in `tests/` is its own binary using a part of this.
 
@@ -15,6 +18,7 @@
 
 mod control;
 mod fake_s3;
+mod flood;
 mod http;
 mod nobody;
 mod process;
@@ -25,6 +29,8 @@ mod s3;
 pub use control::*;
 #[allow(unused_imports)]
 pub use fake_s3::*;
+#[allow(unused_imports)]
+pub use flood::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]
@@ -93,4 +99,24 @@ pub fn wait_for<T>(
 /// The credentials route for a scope in the demo bucket.
 pub fn query(prefix: &str, permission: &str) -> String {
     format!("/v1/credentials?target=s3://{BUCKET}/{prefix}&permission={permission}")
+}
+
+/// `text` without its ANSI colour sequences (the daemon's text logs have
+/// them), so a test can look for `field="value"`.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ … final byte in @..~
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) && c != '[' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

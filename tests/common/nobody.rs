@@ -4,6 +4,9 @@
 //! - [`raw_as_nobody`]: one request from a process of that user.
 //! - [`Flooder`]: that user holding hundreds of connections, reopening each
 //!   as it closes, some idle and some sending their headers slowly.
+//! - [`Squatter`]: that user listening on a port grantd's clients dial,
+//!   answering every request with credentials of its own and keeping what
+//!   it was sent.
 //!
 //! Both are small Python programs (the system `python3`, which `nobody` can
 //! run); a request, token included, goes to them on stdin, never on the
@@ -77,6 +80,41 @@ while True:
                     pass
 "#;
 
+/// Listens on 127.0.0.1:argv[1] (0: any port) and prints the port; prints
+/// each request's bytes (hex) and answers it 200 with credentials of its own.
+const SQUATTER: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+body = (b'{"AccessKeyId":"ASIASQUATTERSQUATTER","SecretAccessKey":"squatter-secret",'
+        b'"Token":"squatter-token","Expiration":"2099-01-01T00:00:00Z","status":"ready"}')
+while True:
+    c, _ = s.accept()
+    c.settimeout(2)
+    got = b""
+    try:
+        while b"\r\n\r\n" not in got:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except OSError:
+        pass
+    print("GOT", got.hex(), flush=True)
+    try:
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+    except OSError:
+        pass
+    c.close()
+"#;
+
+/// What the squatter answers with: a key id no grantd vends.
+pub const SQUATTER_KEY: &str = "ASIASQUATTERSQUATTER";
+
 fn as_nobody(cmd: &mut Command) -> &mut Command {
     cmd.uid(NOBODY).gid(NOBODY).current_dir("/")
 }
@@ -143,5 +181,57 @@ impl Drop for Flooder {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// `nobody` listening where grantd's clients will dial; stopped (by its
+/// PID) when dropped.
+pub struct Squatter {
+    child: Child,
+    pub addr: SocketAddr,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Squatter {
+    /// Listens on `port` of 127.0.0.1 (0: a free one).
+    pub fn start(port: u16) -> Squatter {
+        let mut child = as_nobody(Command::new(PYTHON).args(["-c", SQUATTER, &port.to_string()]))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 as nobody");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let port: u16 = line.trim().parse().expect("the squatter's port");
+        Squatter {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            out,
+        }
+    }
+
+    /// Stops the squatter; every request it was sent, as text.
+    pub fn received(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut rest = String::new();
+        let _ = self.out.read_to_string(&mut rest);
+        rest.lines()
+            .filter_map(|l| l.strip_prefix("GOT "))
+            .map(|hex| {
+                let bytes: Vec<u8> = (0..hex.len() / 2)
+                    .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                    .collect();
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Squatter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

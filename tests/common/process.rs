@@ -230,3 +230,29 @@ pub fn stack(config: &str) -> Stack {
     let token = token(&daemon);
     Stack { daemon, emu, token }
 }
+
+/// `cmd` run through `prefix` (e.g. `unshare --user`, or a program that
+/// execs its arguments): the same arguments and environment.
+pub fn wrap(cmd: &Command, prefix: &[&str]) -> Command {
+    let mut wrapped = Command::new(prefix[0]);
+    wrapped
+        .args(&prefix[1..])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+/// `benches/no_netlink.py`: runs what follows where the kernel refuses
+/// netlink sockets (a seccomp filter), as some sandboxes do.
+pub fn no_netlink() -> [&'static str; 2] {
+    [
+        "python3",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/benches/no_netlink.py"),
+    ]
+}

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 mod checked;
 
 pub use checked::{
-    Owners, PathError, Problem, Readers, check_dir, dir_of, open_trusted, own_uid, private_dir,
+    Owners, PathError, Problem, Readers, check_dir, dir_of, open_trusted, open_vouched, own_uid,
+    private_dir,
 };
 
 /// Writes `contents` to `path` atomically, the file getting `mode` (e.g. 0o600).

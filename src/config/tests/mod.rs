@@ -167,6 +167,91 @@ fn a_missing_config_file_is_an_error() {
     assert!(errors[0].contains("cannot read config file"), "{errors:?}");
 }
 
+/// The settings of a config file `f`, or its problems.
+fn resolve_file(f: &std::path::Path) -> Result<Settings, Vec<String>> {
+    let flags = Flags {
+        config: Some(f.to_path_buf()),
+        ..Flags::default()
+    };
+    resolve(&flags, &env(&[]))
+}
+
+#[test]
+fn a_config_file_others_can_write_is_refused_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = file("allowed_uids = [4242]\n");
+    std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let errors = resolve_file(f.path()).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let shown = &errors[0];
+    assert!(shown.contains("refusing the config file"), "{shown}");
+    assert!(shown.contains("chmod go-w"), "{shown}");
+    std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(resolve_file(f.path()).unwrap().server.allowed_uids, [4242]);
+}
+
+#[test]
+fn a_config_file_of_another_user_is_refused() {
+    let f = file("allowed_uids = [4242]\n");
+    if grantd_common::fs::own_uid() == 0 {
+        std::os::unix::fs::chown(f.path(), Some(65534), Some(65534)).unwrap();
+        let errors = resolve_file(f.path()).unwrap_err();
+        assert!(errors[0].contains("owned by uid 65534"), "{errors:?}");
+    }
+    // Whoever runs the tests, a stranger refuses their files (root's aside).
+    let mut problems = Problems::new();
+    let owner = std::fs::metadata(f.path()).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid()
+    });
+    if owner.unwrap() != 0 {
+        assert!(layers::read_file_as(f.path(), 4242, &mut problems).is_none());
+        assert!(
+            problems[0].contains("refusing the config file"),
+            "{problems:?}"
+        );
+    }
+}
+
+#[test]
+fn a_linked_config_file_is_read_when_the_link_is_ours() {
+    let d = tempfile::tempdir().unwrap();
+    let real = d.path().join("real.toml");
+    std::fs::write(&real, "allowed_uids = [4242]\n").unwrap();
+    std::os::unix::fs::symlink("real.toml", d.path().join("grantd.toml")).unwrap();
+    let s = resolve_file(&d.path().join("grantd.toml")).unwrap();
+    assert_eq!(s.server.allowed_uids, [4242]);
+}
+
+#[test]
+fn the_peer_lookup_and_the_overflow_uid_switch_are_read() {
+    let s = resolve(
+        &Flags::default(),
+        &env(&[
+            ("GRANTD_PEER_LOOKUP", "proc"),
+            ("GRANTD_ALLOW_OVERFLOW_UID", "true"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.server.peer_lookup, crate::server::peer::LookupMode::Proc);
+    assert!(s.server.allow_overflow_uid);
+    let defaults = resolve(&Flags::default(), &env(&[])).unwrap();
+    assert_eq!(
+        defaults.server.peer_lookup,
+        crate::server::peer::LookupMode::Auto
+    );
+    assert!(!defaults.server.allow_overflow_uid);
+    let errors = resolve(
+        &Flags::default(),
+        &env(&[("GRANTD_PEER_LOOKUP", "sockdiag")]),
+    )
+    .unwrap_err();
+    assert!(
+        errors[0].contains("GRANTD_PEER_LOOKUP") && errors[0].contains("auto, netlink or proc"),
+        "{errors:?}"
+    );
+}
+
 #[test]
 fn allow_remote_lets_a_remote_listen_address_through() {
     let s = resolve(

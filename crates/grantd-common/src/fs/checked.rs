@@ -197,7 +197,15 @@ pub fn check_dir(dir: &Path, owners: Owners) -> Result<bool, PathError> {
 fn check_ancestors(dir: &Path, uid: u32) -> Result<(), PathError> {
     // `dir` itself is no link (checked), so this resolves only its ancestors.
     let real = std::fs::canonicalize(dir).map_err(inspect(dir))?;
-    for ancestor in real.ancestors().skip(1) {
+    check_chain(real.parent(), uid)
+}
+
+/// `dir` (a path with no links in it) and every directory above it belong
+/// to root or `uid` and are writable by nobody else unless sticky: nobody
+/// else can rename, replace or add what is in them, except (where sticky)
+/// entries of their own.
+fn check_chain(dir: Option<&Path>, uid: u32) -> Result<(), PathError> {
+    for ancestor in dir.into_iter().flat_map(Path::ancestors) {
         let meta = std::fs::metadata(ancestor).map_err(inspect(ancestor))?;
         check_owner(ancestor, meta.uid(), Owners::or_root(uid))?;
         let mode = meta.mode() & 0o7777;
@@ -206,6 +214,99 @@ fn check_ancestors(dir: &Path, uid: u32) -> Result<(), PathError> {
         }
     }
     Ok(())
+}
+
+/// Most symbolic links followed on the way to a vouched-for file, as the
+/// kernel's own limit (`ELOOP` after 40).
+const MAX_LINKS: usize = 40;
+
+/// Opens `path` for reading when nobody but [`Owners`] can have written it
+/// or pointed it elsewhere, as for a file that is no secret but says whom
+/// grantd trusts (the config file, which holds `allowed_uids`). Every
+/// symbolic link on the way is followed only when one of the owners made
+/// it, in a directory nobody else can write (or a sticky one); the file it
+/// leads to is a regular file of one of the owners that group and others
+/// cannot write; and every directory above that file belongs to root or the
+/// owner and is writable by nobody else unless sticky. A missing file is an
+/// [`PathError::Inspect`] of kind `NotFound`.
+pub fn open_vouched(path: &Path, owners: Owners) -> Result<File, PathError> {
+    let real = resolve_vouched(path, owners)?;
+    check_chain(real.parent(), owners.uid)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&real)
+        .map_err(|source| match source.raw_os_error() {
+            Some(libc::ELOOP) => PathError::Unsafe {
+                path: real.clone(),
+                problem: Problem::Symlink,
+            },
+            _ => inspect(path)(source),
+        })?;
+    let meta = file.metadata().map_err(inspect(&real))?;
+    if !meta.is_file() {
+        return refuse(&real, Problem::NotRegularFile);
+    }
+    check_owner(&real, meta.uid(), owners)?;
+    let mode = meta.mode() & 0o7777;
+    if mode & SHARED_WRITE != 0 {
+        return refuse(&real, Problem::Writable { mode });
+    }
+    Ok(file)
+}
+
+/// The path `path` leads to, with every link on the way vouched for (see
+/// [`open_vouched`]); resolved as the kernel does, a link at a time, `..`
+/// after a link going up from where the link led.
+fn resolve_vouched(path: &Path, owners: Owners) -> Result<PathBuf, PathError> {
+    use std::collections::VecDeque;
+    use std::path::Component;
+    let start = if path.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        std::env::current_dir().map_err(inspect(path))?
+    };
+    let mut real = start;
+    let mut left: VecDeque<PathBuf> = path
+        .components()
+        .map(|c| PathBuf::from(c.as_os_str()))
+        .collect();
+    let mut links = 0;
+    while let Some(part) = left.pop_front() {
+        match part.components().next() {
+            Some(Component::RootDir) => real = PathBuf::from("/"),
+            Some(Component::ParentDir) => {
+                real.pop();
+            }
+            Some(Component::Normal(name)) => {
+                let next = real.join(name);
+                let meta = std::fs::symlink_metadata(&next).map_err(inspect(&next))?;
+                if !meta.file_type().is_symlink() {
+                    if !meta.is_dir() && !left.is_empty() {
+                        let not_dir = std::io::Error::from_raw_os_error(libc::ENOTDIR);
+                        return Err(inspect(path)(not_dir));
+                    }
+                    real = next;
+                    continue;
+                }
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(inspect(path)(std::io::Error::from_raw_os_error(
+                        libc::ELOOP,
+                    )));
+                }
+                // Who made the link, and who could have replaced it.
+                check_owner(&next, meta.uid(), owners)?;
+                check_chain(Some(&real), owners.uid)?;
+                let target = std::fs::read_link(&next).map_err(inspect(&next))?;
+                for part in target.components().rev() {
+                    left.push_front(PathBuf::from(part.as_os_str()));
+                }
+            }
+            Some(Component::CurDir | Component::Prefix(_)) | None => {}
+        }
+    }
+    Ok(real)
 }
 
 fn check_owner(path: &Path, owner: u32, owners: Owners) -> Result<(), PathError> {

@@ -183,3 +183,118 @@ fn a_file_owned_by_another_user_is_refused() {
         }
     );
 }
+
+/// A config-like file (mode 0644) in a fresh directory.
+fn vouched_file(scratch: &tempfile::TempDir) -> PathBuf {
+    let path = scratch.path().join("grantd.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:7911\"").unwrap();
+    chmod(&path, 0o644);
+    path
+}
+
+fn ours() -> Owners {
+    Owners::or_root(own_uid())
+}
+
+#[test]
+fn a_file_others_may_read_but_not_write_is_vouched_for() {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = vouched_file(&scratch);
+    assert!(open_vouched(&path, ours()).is_ok());
+    chmod(&path, 0o664);
+    let (at, why) = problem(open_vouched(&path, ours()));
+    assert_eq!((at, why), (path.clone(), Problem::Writable { mode: 0o664 }));
+    let missing = scratch.path().join("none.toml");
+    match open_vouched(&missing, ours()) {
+        Err(PathError::Inspect { source, .. }) => {
+            assert_eq!(source.kind(), ErrorKind::NotFound)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_vouched_file_in_a_directory_others_can_write_is_refused_unless_sticky() {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = vouched_file(&scratch);
+    chmod(scratch.path(), 0o777);
+    let (at, why) = problem(open_vouched(&path, ours()));
+    assert_eq!(at, scratch.path());
+    assert_eq!(why, Problem::SharedAncestor { mode: 0o777 });
+    // Sticky, as /tmp: others cannot replace what is ours in it.
+    chmod(scratch.path(), 0o1777);
+    assert!(open_vouched(&path, ours()).is_ok());
+    chmod(scratch.path(), 0o700);
+}
+
+#[test]
+fn links_of_our_own_are_followed_to_a_vouched_file() {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = vouched_file(&scratch);
+    std::fs::create_dir(scratch.path().join("conf")).unwrap();
+    // conf/current -> ../grantd.toml, and a link to that link.
+    symlink("../grantd.toml", scratch.path().join("conf/current")).unwrap();
+    symlink("conf/current", scratch.path().join("link")).unwrap();
+    let mut text = String::new();
+    use std::io::Read;
+    open_vouched(&scratch.path().join("link"), ours())
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("7911"));
+    // `..` after a link goes up from where the link led, as the kernel does.
+    let via_parent = scratch.path().join("conf/current/../grantd.toml");
+    assert!(
+        open_vouched(&via_parent, ours()).is_err(),
+        "grantd.toml is a file"
+    );
+    let through = scratch.path().join("link/../conf/current");
+    assert!(matches!(
+        open_vouched(&through, ours()),
+        Err(PathError::Inspect { .. })
+    ));
+    // A link loop ends with ELOOP, not a hang.
+    symlink("loop", scratch.path().join("loop")).unwrap();
+    assert!(open_vouched(&scratch.path().join("loop"), ours()).is_err());
+    drop(path);
+}
+
+#[test]
+fn a_link_in_a_directory_others_can_write_is_not_vouched_for() {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = vouched_file(&scratch);
+    let shared = scratch.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    symlink(&path, shared.join("grantd.toml")).unwrap();
+    chmod(&shared, 0o777);
+    let (at, why) = problem(open_vouched(&shared.join("grantd.toml"), ours()));
+    assert_eq!((at, why), (shared, Problem::SharedAncestor { mode: 0o777 }));
+}
+
+#[test]
+fn a_link_another_user_made_is_not_followed() {
+    if own_uid() != 0 {
+        return; // Only root can give a link away.
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let path = vouched_file(&scratch);
+    let sticky = scratch.path().join("tmp");
+    std::fs::create_dir(&sticky).unwrap();
+    chmod(&sticky, 0o1777);
+    let planted = sticky.join("grantd.toml");
+    symlink(&path, &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(65534), Some(65534)).unwrap();
+    let (at, why) = problem(open_vouched(&planted, ours()));
+    assert_eq!(at, planted);
+    assert!(
+        matches!(why, Problem::Owner { owner: 65534, .. }),
+        "{why:?}"
+    );
+    // And a file of another user's is refused, wherever it is.
+    std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    let (_, why) = problem(open_vouched(&path, ours()));
+    assert!(
+        matches!(why, Problem::Owner { owner: 65534, .. }),
+        "{why:?}"
+    );
+}

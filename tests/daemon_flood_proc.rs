@@ -1,0 +1,35 @@
+//! The flood of `daemon_flood` where the kernel refuses netlink (a seccomp
+//! filter, as some sandboxes have): the daemon finds peers' users in
+//! `/proc/net/tcp`, says so at start, and still serves its owner, because
+//! the flood's lookups are answered together and shed before any table
+//! read rather than each reading the table. (Its own test binary.)
+
+mod common;
+
+use common::*;
+
+#[test]
+fn the_owner_is_served_during_a_flood_when_netlink_is_refused() {
+    let emu = emulator(None);
+    let dir = scratch("flood-proc");
+    let cmd = wrap(&daemon_command(&emu, dir.path(), PROFILES), &no_netlink());
+    let d = spawn_daemon(cmd, dir);
+    let logs = plain(&d.logs());
+    assert!(logs.contains("peer_lookup=\"proc\""), "{logs}");
+    assert!(logs.contains("refuses sock_diag netlink"), "{logs}");
+    let token = token(&d);
+    let run = owner_during_flood(d.addr, &token);
+    assert!(
+        run.served * 100 >= run.requests * 95,
+        "only {} of {} owner requests were served within {CLIENT_TIMEOUT:?}",
+        run.served,
+        run.requests
+    );
+    assert!(
+        run.slowest_connect < CONNECT_BUDGET,
+        "an owner's connect took {:?}",
+        run.slowest_connect
+    );
+    assert_eq!(get(d.addr, "/healthz", None).status, 200);
+    assert!(shed_count(d.addr) > 0, "the flood's surplus was shed");
+}
