@@ -61,7 +61,8 @@ D_PID=$!
 wait_until "$D_PID" "$WORK/grantd.log" 30 "the daemon's address file" test -s "$WORK/d.addr"
 ADDR=$(cat "$WORK/d.addr")
 wait_until "$D_PID" "$WORK/grantd.log" 30 "/readyz" answers /readyz
-in_use=$(grep -o 'peer_lookup="\?[a-z]*' "$WORK/grantd.log" | head -n1 | sed 's/.*=//; s/"//g' || true)
+# The start-up line's peer_lookup="netlink"|"proc" (older binaries have none).
+in_use=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/grantd.log" | grep -o 'peer_lookup="[a-z]*' | head -n1 | sed 's/.*="//' || true)
 
 wrk -t2 -c16 -d5s -H "Connection: close" "http://$ADDR/healthz" >"$WORK/wrk.txt" 2>&1
 conn_per_s=$(awk '/^Requests\/sec/ {print int($2)}' "$WORK/wrk.txt")

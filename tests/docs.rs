@@ -1,7 +1,8 @@
 //! The documentation keeps up with the code: every relative link in the
 //! repository's Markdown resolves, every long flag that `grantd <command>
-//! --help` prints is in `docs/reference.md`, and so is every `GRANTD_*`
-//! name the source mentions.
+//! --help` prints is in `docs/reference.md`, so is every `GRANTD_*` name
+//! the source mentions, and every test `SECURITY.md` names as the proof of
+//! a claim exists.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -275,5 +276,44 @@ fn the_scanners_find_what_they_should() {
     assert_eq!(
         grantd_names("GRANTD_TOKEN, GRANTD_<NAME>, GRANTD_MAX_ENTRIES."),
         ["GRANTD_TOKEN", "GRANTD_MAX_ENTRIES"]
+    );
+}
+
+/// The tests `SECURITY.md` names: each `` `path::to::test_name` `` code span
+/// (an integration test file or a module path, then the test), but
+/// `file::*`, which names a whole file.
+fn named_tests(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| {
+            span.contains("::")
+                && span
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ':')
+        })
+        .filter_map(|span| span.rsplit("::").next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn every_test_security_md_names_exists() {
+    let named = named_tests(&read(&root().join("SECURITY.md")));
+    assert!(named.len() > 20, "found only {named:?}");
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "crates"] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    let sources: Vec<String> = files.iter().map(|f| read(f)).collect();
+    let missing: Vec<&String> = named
+        .iter()
+        .filter(|name| {
+            let def = format!("fn {name}(");
+            !sources.iter().any(|s| s.contains(&def))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "tests named in SECURITY.md that do not exist: {missing:?}"
     );
 }
