@@ -226,7 +226,8 @@ class Daemon(Service):
     """`grantd serve` pointed at an emulator, with RoleA as its base identity."""
 
     def __init__(self, workdir: Path, emulator: Emulator, imds: bool = True,
-                 profiles: dict = PROFILES, extra_args: list[str] = ()):
+                 profiles: dict = PROFILES, extra_args: list[str] = (),
+                 base_keys: tuple[str, str] = (ROLE_A_KEY, ROLE_A_SECRET), extra_env: dict | None = None):
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.addr_file = workdir / "grantd.addr"
@@ -238,14 +239,15 @@ class Daemon(Service):
                 "--token-file", str(self.token_file), "--config", str(self.config_file), *extra_args]
         if imds:
             argv.append("--imds")
-        # The daemon's own identity: RoleA's keys, upstream = the emulator.
+        # The daemon's own identity: RoleA's keys (or base_keys), upstream = the emulator.
         self.daemon_env = base_env(
             HOME=str(workdir), RUST_LOG="info",
             AWS_ENDPOINT_URL_S3_CONTROL=emulator.url, AWS_ENDPOINT_URL_STS=emulator.url,
-            AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID=ROLE_A_KEY, AWS_SECRET_ACCESS_KEY=ROLE_A_SECRET,
+            AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID=base_keys[0], AWS_SECRET_ACCESS_KEY=base_keys[1],
             AWS_EC2_METADATA_DISABLED="true",
             AWS_CONFIG_FILE=str(workdir / "no-aws-config"),
             AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-aws-credentials"),
+            **(extra_env or {}),
         )
         super().__init__("grantd", argv, self.daemon_env, workdir)
         wait_for(lambda: read_addr_file(self.addr_file), STARTUP_TIMEOUT, "grantd addr file", self)
