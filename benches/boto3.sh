@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Peer benchmark: boto3 GetObject on small objects in moto (SigV4 + IAM
-# enforced), three ways in one run, for 1 and for 8 client processes:
-#   plain   static keys of a moto session of the UserA role: the floor
-#   plugin  aws-s3-access-grants-boto3-plugin (STS + S3 Control = grantd emulate)
-#   grantd  `grantd serve` (release), the client set up only by `grantd env`
+# enforced), five ways in one run, for 1 and for 8 client processes:
+#   plain       static keys of a moto session of the UserA role: the floor
+#   plugin      aws-s3-access-grants-boto3-plugin (STS + S3 Control = grantd emulate)
+#   grantd      `grantd serve` (release), the client set up only by `grantd env`
+#   s3          through grantd's S3 endpoint (`grantd serve --s3-listen`), the
+#               client set up only by `grantd env --s3`
+#   plugin-env  the plugin loaded into every client by botocore, from
+#               BOTOCORE_EXPERIMENTAL__PLUGINS (no code in the program)
+# --ways plain,plugin,grantd runs a subset.
 # Loopback only, bounded (a hard cap per mode), every process it starts is
 # stopped by PID. Prints a table and the ratios against their targets
 # (BENCHMARKS.md).
