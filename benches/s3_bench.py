@@ -65,6 +65,10 @@ def parse_args():
     p.add_argument("--requests", type=int, default=10000, help="GETs over the two grants")
     p.add_argument("--only", default="grants,small,big,uploads")
     p.add_argument("--json", type=Path)
+    p.add_argument("--hold", action="store_true", help="after the setup, print the daemon's pid and presigned "
+                   "4 KiB GET URLs (direct, grantd) and wait until stdin closes: for profiling by hand")
+    p.add_argument("--perf", type=Path, help="record the daemon with perf (call graphs) during each grantd "
+                   "run into this directory: small-cN, big-GET/PUT, uploads-MODE .data files")
     a = p.parse_args()
     a.only = set(a.only.split(","))
     return a
@@ -91,6 +95,31 @@ class BenchError(RuntimeError):
 def check(ok: bool, what: str):
     if not ok:
         raise BenchError(what)
+
+
+class Perf:
+    """`perf record` of the daemon while a grantd run lasts, when --perf is given."""
+
+    def __init__(self, pid: int, name: str):
+        self.proc = None
+        if ARGS.perf and pid:
+            ARGS.perf.mkdir(parents=True, exist_ok=True)
+            self.proc = subprocess.Popen(["perf", "record", "-q", "-F", "1999", "-g", "-p", str(pid),
+                                          "-o", str(ARGS.perf / f"{name}.data")],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def ticks(pid: int) -> int:
@@ -334,8 +363,9 @@ def small_phase(stack: Stack) -> dict:
         for conns in (1, 16):
             ways = ("direct", "grantd") if r % 2 == 0 else ("grantd", "direct")
             for way in ways:
-                runs.setdefault(f"{way} c{conns}", []).append(
-                    wrk(urls[way], conns, stack.pid if way == "grantd" else None))
+                with Perf(stack.pid, f"small-c{conns}-r{r}") if way == "grantd" else Perf(0, ""):
+                    runs.setdefault(f"{way} c{conns}", []).append(
+                        wrk(urls[way], conns, stack.pid if way == "grantd" else None))
         # Bodies still right after each round.
         for way, url in urls.items():
             status, body = get_bytes(url)
@@ -380,8 +410,9 @@ def big_phase(stack: Stack, path: Path, md5: str, sha: str) -> dict:
         for op in ("GET", "PUT"):
             for way in ways:
                 t0 = ticks(stack.pid)
-                took = (get_big(way, stack, size) if op == "GET"
-                        else put_big(way, stack, f"UserA/bench/big-put-{way}", path, md5))
+                with Perf(stack.pid, f"big-{op}-r{r}") if way == "grantd" else Perf(0, ""):
+                    took = (get_big(way, stack, size) if op == "GET"
+                            else put_big(way, stack, f"UserA/bench/big-put-{way}", path, md5))
                 if way == "grantd":
                     cpu[op] += (ticks(stack.pid) - t0) / HZ
                 runs.setdefault(f"{way} {op}", []).append(size / MiB / took)
@@ -430,6 +461,7 @@ def uploads_phase(stack: Stack, path: Path, md5: str) -> dict:
         for way in ("direct", "grantd"):
             key_id, secret, endpoint = ends[way]
             sampler = RssSampler(stack.pid) if way == "grantd" else None
+            perf = Perf(stack.pid, f"uploads-{mode}") if way == "grantd" else Perf(0, "")
             t0, c0 = time.perf_counter(), ticks(stack.pid)
             if mode == "chunked":
                 with concurrent.futures.ThreadPoolExecutor(n) as pool:
@@ -455,6 +487,7 @@ def uploads_phase(stack: Stack, path: Path, md5: str) -> dict:
                     check(p.returncode == 0 and " 200 " in head.split("\n", 1)[0] and etag and etag.group(1) == md5,
                           f"{way} presigned upload: {head[:200]!r}")
             took = time.perf_counter() - t0
+            perf.__exit__()
             row = {"mib_s": n * size / MiB / took, "seconds": took}
             if sampler is not None:
                 row |= sampler.stop() | {"cpu_s_per_gib": (ticks(stack.pid) - c0) / HZ / (n * size / GiB)}
@@ -546,6 +579,12 @@ def main():
         stack = Stack(workdir)
         setup(stack, big, md5.hexdigest())
         res["setup_gda"] = stack.gda()
+        if ARGS.hold:
+            print(json.dumps({"daemon_pid": stack.pid, "s3s_fs_pid": stack.s3.popen.pid,
+                              **{way: stack.url(way, "GET", SMALL_KEY["UserA"]) for way in ("direct", "grantd")}}),
+                  flush=True)
+            sys.stdin.read()
+            return
         if "grants" in ARGS.only:
             # Cold: the setup's requests warmed the cache, so a fresh daemon.
             stack.services.remove(stack.daemon)
