@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Peer benchmark: boto3 GetObject on small objects in moto (SigV4 + IAM
-# enforced), three ways in one run, for 1 and for 8 client processes:
-#   plain   static keys of a moto session of the UserA role: the floor
-#   plugin  aws-s3-access-grants-boto3-plugin (STS + S3 Control = grantd emulate)
-#   grantd  `grantd serve` (release), the client set up only by `grantd env`
+# enforced), five ways in one run, for 1 and for 8 client processes:
+#   plain       static keys of a moto session of the UserA role: the floor
+#   plugin      aws-s3-access-grants-boto3-plugin (STS + S3 Control = grantd emulate)
+#   grantd      `grantd serve` (release), the client set up only by `grantd env`
+#   s3          through grantd's S3 endpoint (`grantd serve --s3-listen`), the
+#               client set up only by `grantd env --s3`
+#   plugin-env  the plugin loaded into every client by botocore, from
+#               BOTOCORE_EXPERIMENTAL__PLUGINS (no code in the program)
+# --ways plain,plugin,grantd runs a subset.
 # Loopback only, bounded (a hard cap per mode), every process it starts is
 # stopped by PID. Prints a table and the ratios against their targets
 # (BENCHMARKS.md).
@@ -12,41 +17,21 @@
 #     REQUESTS      timed GetObjects per worker process after its first one (default 300)
 #     OBJECT_BYTES  size of each object (default 1024)
 #
-# Installs its own venv into .cache/bench/venv (pinned; a stamp keyed on the
-# pins, so a second run does no network). Needs python3 (3.9+) and cargo.
+# Installs its own venv into .cache/bench/venv (benches/venv.sh: pinned, a
+# stamp keyed on the pins, so a second run does no network). Needs python3
+# (3.9+) and cargo. GRANTD_BIN=/path/to/grantd measures that binary instead of
+# building one.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="${BENCH_CACHE:-$ROOT/.cache/bench}"
-PYTHON="${PYTHON:-python3}"
+# shellcheck source=benches/venv.sh
+source "$ROOT/benches/venv.sh"
 
-# boto3/botocore/moto as scripts/setup-clients pins them, so the floor here is
-# the S3 the client suite tests against; the plugin at the version the
-# targets were set against (BENCHMARKS.md).
-# pytest only because the driver reuses tests/clients/{conftest,motoenv}.py.
-PY_REQS=(
-  "boto3==1.44.5" "botocore==1.44.5" "moto[server]==5.2.5"
-  "aws-s3-access-grants-boto3-plugin==1.3.0" "cacheout==0.17.0"
-  "pytest==9.2.0"
-)
-
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-say() { printf 'bench: %s\n' "$*" >&2; }
-
-venv_key="$(printf '%s\n' "${PY_REQS[@]}" "$("$PYTHON" -c 'import sys; print(sys.version_info[:2])')" | sha256sum | cut -c1-16)"
-if [[ -f "$CACHE/stamps/venv.$venv_key" && -x "$CACHE/venv/bin/python" ]]; then
-  say "venv up to date"
+if [[ -n ${GRANTD_BIN:-} ]]; then
+  BIN=$GRANTD_BIN
 else
-  say "creating venv: ${PY_REQS[*]}"
-  rm -rf "$CACHE/venv" "$CACHE/stamps"
-  mkdir -p "$CACHE/stamps"
-  "$PYTHON" -m venv "$CACHE/venv"
-  "$CACHE/venv/bin/python" -m pip install -q "${PY_REQS[@]}" </dev/null
-  : >"$CACHE/stamps/venv.$venv_key"
+  say "cargo build --release"
+  (cd "$ROOT" && nice cargo build --release --quiet --bin grantd)
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/grantd"
 fi
 
-say "cargo build --release"
-(cd "$ROOT" && nice cargo build --release --quiet --bin grantd)
-
-export PYTHONPYCACHEPREFIX="$CACHE/pycache"
-exec "$CACHE/venv/bin/python" "$ROOT/benches/boto3_bench.py" \
-  --grantd "$ROOT/target/release/grantd" "$@"
+exec "$CACHE/venv/bin/python" "$ROOT/benches/boto3_bench.py" --grantd "$BIN" "$@"

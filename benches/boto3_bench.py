@@ -1,10 +1,10 @@
-"""Driver of benches/boto3.sh: boto3 GetObject three ways, one run, same moto.
+"""Driver of benches/boto3.sh: boto3 GetObject five ways, one run, same moto.
 
 Stack (all on 127.0.0.1, started and stopped here, by PID): moto with SigV4 +
 IAM enforcement (tests/clients/motoenv.py, as the client suite uses it),
 `grantd emulate` whose vended keys are real moto AssumeRole sessions of the
-UserA role, and for the grantd way a fresh `grantd serve` per run (its start,
-warm-up included, is inside the run's upstream counts).
+UserA role, and for the grantd and s3 ways a fresh `grantd serve` per run (its
+start, warm-up included, is inside the run's upstream counts).
 
 Ways:
   plain   static keys (env) of a moto session of the UserA role: the floor
@@ -12,6 +12,15 @@ Ways:
           plugin's HeadBucket), S3AccessGrantsPlugin(fallback_enabled=False);
           STS and S3 Control = the emulator
   grantd  only what `grantd env --profile usera` prints
+  s3      only what `grantd env --s3` prints: the base identity (RoleA) from the
+          daemon, AWS_ENDPOINT_URL_S3 = the daemon's S3 endpoint, which checks
+          the signature and sends the request on to moto signed with UserA's
+          grant (`grantd serve --s3-listen`, its AWS_ENDPOINT_URL_S3 = moto)
+  plugin-env  as plugin, but loaded into every client by botocore itself:
+          BOTOCORE_EXPERIMENTAL__PLUGINS=s3ag=aws_s3_access_grants_boto3_plugin.
+          s3_access_grants_plugin (read by botocore >= 1.42's botocore/plugin.py,
+          1.44.5 here), whose initialize_client_plugin registers the plugin with
+          fallback_enabled=True; nothing in the program changes
 
 For each process count: each way's start phase alone (client creation + first
 GetObject: first-request latency; emulator reset before it, so its upstream
@@ -39,7 +48,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-WAYS = ("plain", "plugin", "grantd")
+WAYS = ("plain", "plugin", "grantd", "s3", "plugin-env")
+PLUGIN_ENV = "s3ag=aws_s3_access_grants_boto3_plugin.s3_access_grants_plugin"
 KEYS = [f"UserA/bench/obj-{i}" for i in range(8)]
 OPS = ("GetCallerIdentity", "GetAccessGrantsInstanceForPrefix", "GetDataAccess", "AssumeRole")
 
@@ -70,7 +80,8 @@ ARGS = parse_args()
 os.environ["CLIENTS_CACHE"] = os.environ.get("BENCH_CACHE", str(ROOT / ".cache" / "bench"))
 os.environ["GRANTD_BIN"] = str(Path(ARGS.grantd).resolve())
 sys.path.insert(0, str(ROOT / "tests" / "clients"))
-from conftest import BUCKET, ROLE_A_ARN, VENV_BIN, Daemon, Emulator, client_base_env, http_json  # noqa: E402
+from conftest import (BUCKET, ROLE_A_ARN, ROLE_A_KEY, VENV_BIN, Daemon, Emulator, client_base_env,  # noqa: E402
+                      http, http_json)
 from motoenv import Moto, role_arn  # noqa: E402
 from boto3_worker import object_body  # noqa: E402
 
@@ -89,7 +100,7 @@ class Stack:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.services = []
-        self.daemon = None
+        self.daemons: dict = {}
         try:
             self._start()
         except BaseException:
@@ -144,21 +155,50 @@ class Stack:
             k, s, t = self.plain
             return client_base_env(self.workdir, AWS_ACCESS_KEY_ID=k, AWS_SECRET_ACCESS_KEY=s,
                                    AWS_SESSION_TOKEN=t, **common)
-        if way == "plugin":
+        if way in ("plugin", "plugin-env"):
+            extra = {"BOTOCORE_EXPERIMENTAL__PLUGINS": PLUGIN_ENV} if way == "plugin-env" else {}
             return client_base_env(self.workdir, AWS_ACCESS_KEY_ID=self.base[0], AWS_SECRET_ACCESS_KEY=self.base[1],
                                    AWS_ENDPOINT_URL_STS=self.emulator.url,
-                                   AWS_ENDPOINT_URL_S3_CONTROL=self.emulator.url, **common)
-        return self.daemon.client_env("--profile", "usera", **common)
+                                   AWS_ENDPOINT_URL_S3_CONTROL=self.emulator.url, **common, **extra)
+        if way == "s3":
+            # `eval "$(grantd env --s3)"`: nothing else, not even moto's address.
+            exports, unsets = self.daemons["s3"].env_lines("--s3")
+            env = client_base_env(self.workdir)
+            env.update(exports)
+            for k in unsets:
+                env.pop(k, None)
+            assert env["AWS_ENDPOINT_URL_S3"] != self.moto.url, env
+            return env
+        return self.daemons["grantd"].client_env("--profile", "usera", **common)
 
-    def start_daemon(self):
-        # Only the profile the workers use: its warm-up is the one GetDataAccess.
-        self.daemon = Daemon(self.workdir / f"grantd-{time.monotonic_ns()}", self.emulator,
-                             profiles={"usera": f"s3://{BUCKET}/UserA/*"}, extra_args=["--log-level", "warn"])
+    def start_daemon(self, way: str):
+        workdir = self.workdir / f"grantd-{way}-{time.monotonic_ns()}"
+        if way == "s3":
+            # No profile: the first GetObject's grant is the one GetDataAccess.
+            self.daemons[way] = Daemon(workdir, self.emulator, profiles={},
+                                       extra_args=["--s3-listen", "127.0.0.1:0", "--log-level", "warn"],
+                                       extra_env={"AWS_ENDPOINT_URL_S3": self.moto.url})
+        else:
+            # Only the profile the workers use: its warm-up is the one GetDataAccess.
+            self.daemons[way] = Daemon(workdir, self.emulator, profiles={"usera": f"s3://{BUCKET}/UserA/*"},
+                                       extra_args=["--log-level", "warn"])
 
     def stop_daemon(self):
-        if self.daemon is not None:
-            self.daemon.stop()
-            self.daemon = None
+        for d in self.daemons.values():
+            d.stop()
+        self.daemons = {}
+
+    def s3_outcomes(self) -> dict:
+        """The S3 endpoint's requests by outcome (grant, base, ...), from its /metrics."""
+        status, _, body = http("GET", self.daemons["s3"].url + "/metrics")
+        assert status == 200
+        out: dict = {}
+        for line in body.decode().splitlines():
+            if line.startswith("grantd_s3_requests_total{"):
+                labels, n = line.rsplit(" ", 1)
+                outcome = labels.split('outcome="', 1)[1].split('"', 1)[0]
+                out[outcome] = out.get(outcome, 0) + int(float(n))
+        return out
 
 
 def diff(a: dict, b: dict) -> dict:
@@ -225,8 +265,12 @@ class Group:
         return f"\nworker stderr ({self.way}):\n{tail}" if tail.strip() else ""
 
 
-def service_cpu(stack: Stack) -> dict:
-    return {s.name.split("-")[0]: proc_cpu(s.popen.pid) for s in stack.services + [stack.daemon] if s is not None}
+def service_cpu(stack: Stack, way: str) -> dict:
+    """CPU seconds so far of moto, the emulator and the way's own daemon (as "grantd")."""
+    out = {s.name.split("-")[0]: proc_cpu(s.popen.pid) for s in stack.services}
+    if way in stack.daemons:
+        out["grantd"] = proc_cpu(stack.daemons[way].popen.pid)
+    return out
 
 
 def run_set(stack: Stack, procs: int, n: int, slices: int) -> list[dict]:
@@ -245,19 +289,19 @@ def run_set(stack: Stack, procs: int, n: int, slices: int) -> list[dict]:
             # Counted from before the daemon starts: its identity check and
             # profile warm-up belong to the grantd way's start phase.
             before = stack.upstream()
-            if way == "grantd":
-                stack.start_daemon()
+            if way in ("grantd", "s3"):
+                stack.start_daemon(way)
             groups[way] = g = Group(stack, way, procs, deadline)
             g.ask(None, "ready")
             g.ask("go", "first")
             start_calls[way] = diff(before, stack.upstream())
         for s in range(slices):
             for way in ARGS.ways[s % len(ARGS.ways):] + ARGS.ways[:s % len(ARGS.ways)]:
-                g, calls, cpu0 = groups[way], stack.upstream(), service_cpu(stack)
+                g, calls, cpu0 = groups[way], stack.upstream(), service_cpu(stack, way)
                 g.ask(f"loop {per_slice}", "done")
                 for op, v in diff(calls, stack.upstream()).items():
                     g.loop_calls[op] += v
-                for k, v in diff(cpu0, service_cpu(stack)).items():
+                for k, v in diff(cpu0, service_cpu(stack, way)).items():
                     g.service_cpu[k] = g.service_cpu.get(k, 0.0) + v
         rows = []
         for way, g in groups.items():
@@ -280,7 +324,15 @@ def check_keys(stack: Stack, way: str, results: list[dict], start: dict):
     if way == "plain":
         ok = seen == {stack.plain[0]}
     elif way == "grantd":
-        ok = seen == {stack.daemon.creds_json("--profile", "usera")["AccessKeyId"]}
+        ok = seen == {stack.daemons["grantd"].creds_json("--profile", "usera")["AccessKeyId"]}
+    elif way == "s3":
+        # The clients sign with the base identity; the daemon sent every one of
+        # their requests on with a grant (moto refuses RoleA's own key anyway).
+        outcomes = stack.s3_outcomes()
+        requests = sum(len(r["lat"]) + 1 for r in results)
+        if outcomes != {"grant": requests}:
+            raise BenchError(f"s3: the endpoint's outcomes are {outcomes}, not {requests} grant")
+        ok = seen == {ROLE_A_KEY}
     else:
         if start["GetDataAccess"] < 1 or start["GetCallerIdentity"] < 1:
             raise BenchError(f"plugin: the emulator saw no GetDataAccess/GetCallerIdentity: {start}")
@@ -321,33 +373,38 @@ def ratio(rows: list[dict], procs: int, a: str, b: str) -> float | None:
 
 def print_round(rows: list[dict], label: str):
     print(f"\n{label}")
-    print("  way     procs  req/s  p50 ms  p99 ms  first ms  cpu ms/req |"
+    print("  way        procs  req/s  p50 ms  p99 ms  first ms  cpu ms/req |"
           "  upstream calls per S3 request: GCI GAGIFP GDA AR  (loop only: GCI) |  CPU ms/req: moto emu grantd")
     for r in rows:
         up, svc = r["upstream_per_s3_request"], r["service_cpu_ms_per_req"]
         calls = " ".join(f"{up[op]:.3g}" for op in OPS)
-        print(f"  {r['way']:<7}{r['procs']:>6}{r['rps']:>7.0f}{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}"
+        print(f"  {r['way']:<10}{r['procs']:>6}{r['rps']:>7.0f}{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}"
               f"{r['first_ms']:>10.1f}{r['cpu_ms_per_req']:>12.2f} |  {calls:<45}"
               f"({r['steady_per_s3_request']['GetCallerIdentity']:.3g}) |  "
               + " ".join(f"{svc.get(k, 0.0):.2f}" for k in ("moto", "emulator", "grantd")))
     for procs in sorted({r["procs"] for r in rows}):
         parts = []
-        for a, b, target in (("grantd", "plain", 0.95), ("grantd", "plugin", 1.3)):
+        for a, b, target in (("grantd", "plain", 0.95), ("grantd", "plugin", 1.3), ("s3", "plugin-env", 1.3),
+                             ("s3", "plugin", None), ("s3", "plain", None)):
             x = ratio(rows, procs, a, b)
             if x is not None:
-                parts.append(f"{a}/{b} req/s {x:.2f} (target >= {target})")
-        g = next((r for r in rows if r["way"] == "grantd" and r["procs"] == procs), None)
-        if g is not None:
-            sts = g["steady_per_s3_request"]["GetCallerIdentity"] + g["steady_per_s3_request"]["AssumeRole"]
-            parts.append(f"grantd STS calls per S3 request {sts:.3g} in the loop (target 0)")
+                parts.append(f"{a}/{b} req/s {x:.2f}" + (f" (target >= {target})" if target else ""))
+        for way in ("grantd", "s3"):
+            g = next((r for r in rows if r["way"] == way and r["procs"] == procs), None)
+            if g is not None:
+                sts = g["steady_per_s3_request"]["GetCallerIdentity"] + g["steady_per_s3_request"]["AssumeRole"]
+                parts.append(f"{way} STS calls per S3 request {sts:.3g} in the loop (target 0)")
         print(f"  x{procs}: " + "; ".join(parts))
 
 
 LEGEND = """
 GCI GetCallerIdentity, GAGIFP GetAccessGrantsInstanceForPrefix, GDA GetDataAccess (emulator's call log),
 AR AssumeRole sessions minted at moto (one per GetDataAccess: what Access Grants does inside AWS).
-"all" counts every call from the way's start (grantd: from before the daemon starts) over all its S3
-requests; "loop only" counts the timed loop alone. req/s: loop requests / loop wall time.
+"all" counts every call from the way's start (grantd, s3: from before the daemon starts) over all its S3
+requests; "loop only" counts the timed loop alone. req/s: loop requests / loop wall time. The 'grantd'
+CPU column is the way's own daemon (the credential routes for grantd, the S3 endpoint for s3), which
+for s3 carries every GetObject: it checks the client's signature, signs the request anew and streams
+moto's answer back.
 Bounds: moto is one Python process (at most one core, GIL) and 'moto' is its CPU per GetObject, so
 1000/that is its ceiling in req/s; at 8 processes on {cores} cores the clients, moto, the emulator and
 grantd share the same cores, so x8 measures moto and the machine more than the credential path."""
@@ -382,7 +439,7 @@ def main():
     if ARGS.rounds > 1:
         print("\nspread over rounds (min / median / max)")
         for procs in ARGS.procs:
-            for a, b in (("grantd", "plain"), ("grantd", "plugin")):
+            for a, b in (("grantd", "plain"), ("grantd", "plugin"), ("s3", "plugin-env"), ("s3", "plugin")):
                 xs = [x for x in (ratio(rows, procs, a, b) for rows in rounds) if x is not None]
                 if xs:
                     print(f"  x{procs} {a}/{b}: {min(xs):.2f} / {statistics.median(xs):.2f} / {max(xs):.2f}")

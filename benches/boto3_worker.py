@@ -2,9 +2,10 @@
 
     boto3_worker.py WAY BUCKET KEYS OBJECT_BYTES OFFSET
 
-WAY is plain, plugin or grantd. Credentials and endpoints come from this
-process's environment only, as a user's would; the botocore Config below is
-the same for all three ways. Prints "ready" once imports are done, waits for
+WAY is plain, plugin, grantd, s3 or plugin-env. Credentials and endpoints
+come from this process's environment only, as a user's would (for plugin-env
+that includes botocore loading the plugin itself); the botocore Config below
+is the same for every way. Prints "ready" once imports are done, waits for
 "go" on stdin (so that the processes of one run start together and interpreter
 start and imports stay out of every figure), creates the client and does one
 GetObject, prints "first"; then for each "loop K" does K timed GetObjects and
@@ -62,7 +63,7 @@ def cpu() -> float:
 def main():
     way, bucket, keys, size, offset = sys.argv[1:6]
     keys, size, offset = keys.split(","), int(size), int(offset)
-    if way == "plugin":
+    if way in ("plugin", "plugin-env"):
         resolve_account_hosts("127.0.0.1")
     import boto3
     import botocore.config

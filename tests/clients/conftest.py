@@ -247,6 +247,7 @@ class Daemon(Service):
             AWS_EC2_METADATA_DISABLED="true",
             AWS_CONFIG_FILE=str(workdir / "no-aws-config"),
             AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-aws-credentials"),
+            **(extra_env or {}),
         )
         self.daemon_env.update(extra_env or {})
         super().__init__("grantd", argv, self.daemon_env, workdir)
