@@ -247,8 +247,8 @@ class Daemon(Service):
             AWS_EC2_METADATA_DISABLED="true",
             AWS_CONFIG_FILE=str(workdir / "no-aws-config"),
             AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-aws-credentials"),
-            **(extra_env or {}),
         )
+        # After the defaults, so that extra_env may override any (RUST_LOG too).
         self.daemon_env.update(extra_env or {})
         super().__init__("grantd", argv, self.daemon_env, workdir)
         wait_for(lambda: read_addr_file(self.addr_file), STARTUP_TIMEOUT, "grantd addr file", self)
