@@ -115,13 +115,29 @@ exit $probed
 
 #[test]
 fn two_instances_with_one_grantd_token_serve_each_other_s_clients() {
+    two_instances("credentials", "/v1/credentials/product", |key| {
+        key.starts_with("ASIA")
+    });
+}
+
+#[test]
+fn two_s3_mode_instances_with_one_grantd_token_serve_each_other_s_identity() {
+    // Each instance's daemon serves the container's own identity (RoleA's
+    // keys here), which an executor on the other instance loads with the
+    // job-wide token.
+    two_instances("s3", "/v1/base-credentials", |key| key == ROLE_A_KEY);
+}
+
+/// Two instances of one job in `mode`, each loading credentials from the
+/// other's daemon at `route` with the shared token; `good` judges the key.
+fn two_instances(mode: &str, route: &str, good: fn(&str) -> bool) {
     let emu = emulator(None);
     let port = port_free_on_both();
     let token = "one-job-wide-token-for-every-instance";
     let dirs = [scratch("instance-a"), scratch("instance-b")];
     let hosts = ["127.0.0.2", "127.0.0.3"];
     let mark = |i: usize, what: &str| dirs[i].path().join(what).display().to_string();
-    let uri = |i: usize| format!("http://{}:{port}/v1/credentials/product", hosts[i]);
+    let uri = |i: usize| format!("http://{}:{port}{route}", hosts[i]);
     let (ready, done) = (
         [mark(0, "ready"), mark(1, "ready")],
         [mark(0, "done"), mark(1, "done")],
@@ -143,6 +159,8 @@ fn two_instances_with_one_grantd_token_serve_each_other_s_clients() {
                 .env("GRANTD_LISTEN", &listen)
                 .env("GRANTD_CLIENT_PROFILE", "product")
                 .env("GRANTD_TOKEN", token)
+                .env("GRANTD_MODE", mode)
+                .env("GRANTD_S3_LISTEN", &format!("{}:0", hosts[me]))
                 .spawn()
         })
         .collect();
@@ -152,7 +170,7 @@ fn two_instances_with_one_grantd_token_serve_each_other_s_clients() {
         let got: serde_json::Value = serde_json::from_str(finished.stdout().trim())
             .unwrap_or_else(|e| panic!("instance {me}: {e}: {text}"));
         let key = got["access_key_id"].as_str().unwrap_or_default();
-        assert!(key.starts_with("ASIA"), "instance {me}: {text}");
+        assert!(good(key), "instance {me}: {key}: {text}");
         finished.assert_exit_and_no_daemon(0);
         // Each daemon wrote the shared token for its own clients.
         let written = std::fs::read_to_string(dirs[me].path().join("run/token")).unwrap();
