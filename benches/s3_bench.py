@@ -36,11 +36,9 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -82,59 +80,17 @@ sys.path.insert(0, str(HERE))
 from conftest import (BUCKET, ROLE_A_ARN, ROLE_A_KEY, ROLE_A_SECRET, Daemon, Emulator,  # noqa: E402
                       Service, base_env, http, wait_for)
 import s3_chunked  # noqa: E402
+from s3_tools import HZ, BenchError, Perf, RssSampler, ticks, wrk  # noqa: E402
+from s3_report import report  # noqa: E402
 from s3_sts import FixedKeySts  # noqa: E402
 
 import botocore.config  # noqa: E402
 import botocore.session  # noqa: E402
 
 
-class BenchError(RuntimeError):
-    pass
-
-
 def check(ok: bool, what: str):
     if not ok:
         raise BenchError(what)
-
-
-class Perf:
-    """`perf record` of the daemon while a grantd run lasts, when --perf is given."""
-
-    def __init__(self, pid: int, name: str):
-        self.proc = None
-        if ARGS.perf and pid:
-            ARGS.perf.mkdir(parents=True, exist_ok=True)
-            self.proc = subprocess.Popen(["perf", "record", "-q", "-F", "1999", "-g", "-p", str(pid),
-                                          "-o", str(ARGS.perf / f"{name}.data")],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.3)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_):
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-HZ = os.sysconf("SC_CLK_TCK")
-
-
-def status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise BenchError(f"no {field} for {pid}")
 
 
 class S3sFs(Service):
@@ -323,38 +279,6 @@ def grants_phase(stack: Stack) -> dict:
 # ------------------------------------------------------------ small
 
 
-def us(v: str) -> float:
-    for suffix, f in (("us", 1), ("ms", 1e3), ("s", 1e6)):
-        if v.endswith(suffix):
-            return float(v[:-len(suffix)]) * f
-    return float(v)
-
-
-def wrk(url: str, conns: int, pid: int | None) -> dict:
-    threads = 1 if conns == 1 else 2
-    t0 = ticks(pid) if pid else 0
-    cp = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{ARGS.seconds}s", "--latency", url],
-                        capture_output=True, text=True, timeout=ARGS.seconds + 30)
-    if cp.returncode != 0:
-        raise BenchError(f"wrk exited {cp.returncode}: {cp.stderr.strip()} {cp.stdout.strip()[-500:]}")
-    out = cp.stdout
-    cpu = (ticks(pid) - t0) / HZ if pid else 0.0
-    n = int(re.search(r"(\d+) requests in", out).group(1))
-    read = re.search(r"requests in [\d.]+\w+, ([\d.]+)(\w+) read", out)
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
-    if bad or errors:
-        raise BenchError(f"wrk saw failures at {conns} connections: {bad and bad.group(0)} {errors and errors.group(0)}")
-    units = {"B": 1, "KB": 1024, "MB": MiB, "GB": GiB}
-    per_response = float(read.group(1)) * units[read.group(2)] / n
-    if per_response < 4096:
-        raise BenchError(f"wrk read {per_response:.0f} bytes a response, less than the 4 KiB object")
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50_us": us(re.search(r"\s50%\s+(\S+)", out).group(1)),
-            "p99_us": us(re.search(r"\s99%\s+(\S+)", out).group(1)),
-            "requests": n, "cpu_us_per_request": cpu * 1e6 / n}
-
-
 def small_phase(stack: Stack) -> dict:
     key = SMALL_KEY["UserA"]
     urls = {way: stack.url(way, "GET", key) for way in ("direct", "grantd")}
@@ -363,9 +287,9 @@ def small_phase(stack: Stack) -> dict:
         for conns in (1, 16):
             ways = ("direct", "grantd") if r % 2 == 0 else ("grantd", "direct")
             for way in ways:
-                with Perf(stack.pid, f"small-c{conns}-r{r}") if way == "grantd" else Perf(0, ""):
+                with Perf(ARGS.perf, stack.pid if way == "grantd" else 0, f"small-c{conns}-r{r}"):
                     runs.setdefault(f"{way} c{conns}", []).append(
-                        wrk(urls[way], conns, stack.pid if way == "grantd" else None))
+                        wrk(urls[way], conns, ARGS.seconds, stack.pid if way == "grantd" else None))
         # Bodies still right after each round.
         for way, url in urls.items():
             status, body = get_bytes(url)
@@ -410,7 +334,7 @@ def big_phase(stack: Stack, path: Path, md5: str, sha: str) -> dict:
         for op in ("GET", "PUT"):
             for way in ways:
                 t0 = ticks(stack.pid)
-                with Perf(stack.pid, f"big-{op}-r{r}") if way == "grantd" else Perf(0, ""):
+                with Perf(ARGS.perf, stack.pid if way == "grantd" else 0, f"big-{op}-r{r}"):
                     took = (get_big(way, stack, size) if op == "GET"
                             else put_big(way, stack, f"UserA/bench/big-put-{way}", path, md5))
                 if way == "grantd":
@@ -421,29 +345,6 @@ def big_phase(stack: Stack, path: Path, md5: str, sha: str) -> dict:
 
 
 # ------------------------------------------------------------ uploads
-
-
-class RssSampler:
-    def __init__(self, pid: int):
-        self.pid, self.peak, self.samples = pid, 0, 0
-        # Resets VmHWM to the current RSS (proc(5), clear_refs "5").
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-        self.base = status_kib(pid, "VmRSS")
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, status_kib(self.pid, "VmRSS"))
-            self.samples += 1
-            self._stop.wait(0.005)
-
-    def stop(self) -> dict:
-        self._stop.set()
-        self.thread.join()
-        return {"before_kib": self.base, "sampled_peak_kib": self.peak, "hwm_kib": status_kib(self.pid, "VmHWM"),
-                "samples": self.samples}
 
 
 def uploads_phase(stack: Stack, path: Path, md5: str) -> dict:
@@ -461,7 +362,7 @@ def uploads_phase(stack: Stack, path: Path, md5: str) -> dict:
         for way in ("direct", "grantd"):
             key_id, secret, endpoint = ends[way]
             sampler = RssSampler(stack.pid) if way == "grantd" else None
-            perf = Perf(stack.pid, f"uploads-{mode}") if way == "grantd" else Perf(0, "")
+            perf = Perf(ARGS.perf, stack.pid if way == "grantd" else 0, f"uploads-{mode}")
             t0, c0 = time.perf_counter(), ticks(stack.pid)
             if mode == "chunked":
                 with concurrent.futures.ThreadPoolExecutor(n) as pool:
@@ -494,66 +395,6 @@ def uploads_phase(stack: Stack, path: Path, md5: str) -> dict:
             out[f"{way} {mode}"] = row
             clean()
     return out
-
-
-# ------------------------------------------------------------ report
-
-
-def med(xs):
-    return statistics.median(xs)
-
-
-def report(res: dict):
-    print(f"\ngrantd S3 endpoint vs s3s-fs direct ({os.cpu_count()} cores, {res['date']}, {ARGS.rounds} rounds,"
-          f" figures are medians of rounds unless said)")
-    rows = []
-    if "grants" in res:
-        g = res["grants"]
-        print(f"  {g['requests']} GETs over 2 grants (cold cache, one connection): {g['get_data_access']} GetDataAccess"
-              f" ({g['assume_role']} AssumeRole at the STS), {g['rps_one_connection']:.0f} req/s,"
-              f" daemon CPU {g['daemon_cpu_us_per_request']:.0f} us/request")
-        rows.append(("GetDataAccess calls, 10,000 GETs over 2 grants", f"{g['get_data_access']}", "2",
-                     g["get_data_access"] == 2))
-    if "small" in res:
-        s = res["small"]
-        for conns in (1, 16):
-            d, g = s[f"direct c{conns}"], s[f"grantd c{conns}"]
-            ratio = med([x["rps"] for x in g]) / med([x["rps"] for x in d])
-            added = (med([x["p50_us"] for x in g]) - med([x["p50_us"] for x in d])) / 1000
-            byround = " / ".join(f"{a['rps'] / b['rps']:.2f}" for a, b in zip(g, d))
-            print(f"  4 KiB GET c{conns:<2}: direct {med([x['rps'] for x in d]):7.0f} req/s p50"
-                  f" {med([x['p50_us'] for x in d]):6.0f} us p99 {med([x['p99_us'] for x in d]):6.0f} us | grantd"
-                  f" {med([x['rps'] for x in g]):7.0f} req/s p50 {med([x['p50_us'] for x in g]):6.0f} us p99"
-                  f" {med([x['p99_us'] for x in g]):6.0f} us, daemon CPU {med([x['cpu_us_per_request'] for x in g]):.0f}"
-                  f" us/req | ratio {ratio:.2f} (rounds {byround}), p50 added {added:.3f} ms")
-            rows.append((f"4 KiB GET req/s grantd/direct, {conns} conn", f"{ratio:.2f}", ">= 0.8", ratio >= 0.8))
-            rows.append((f"4 KiB GET p50 added, {conns} conn", f"{added:.3f} ms", "<= 0.3 ms", added <= 0.3))
-    if "big" in res:
-        b = res["big"]
-        for op in ("GET", "PUT"):
-            d, g = b["mib_s"][f"direct {op}"], b["mib_s"][f"grantd {op}"]
-            ratio = med(g) / med(d)
-            print(f"  {ARGS.big_mib} MiB {op}: direct {med(d):6.0f} MiB/s, grantd {med(g):6.0f} MiB/s, ratio"
-                  f" {ratio:.2f} (rounds {' / '.join(f'{x / y:.2f}' for x, y in zip(g, d))}), daemon CPU"
-                  f" {b['cpu_s_per_gib'][op]:.2f} s/GiB")
-            rows.append((f"{ARGS.big_mib} MiB {op} MiB/s grantd/direct (curl, presigned)", f"{ratio:.2f}", ">= 0.9",
-                         ratio >= 0.9))
-            rows.append((f"daemon CPU per GiB, {op}", f"{b['cpu_s_per_gib'][op]:.2f} s", "", None))
-    if "uploads" in res:
-        u = res["uploads"]
-        for mode in ("chunked", "presigned"):
-            d, g = u[f"direct {mode}"], u[f"grantd {mode}"]
-            print(f"  {ARGS.uploads} x {ARGS.big_mib} MiB uploads, {mode}: direct {d['mib_s']:.0f} MiB/s, grantd"
-                  f" {g['mib_s']:.0f} MiB/s ({g['mib_s'] / d['mib_s']:.2f}); daemon RSS {g['before_kib'] / 1024:.1f} MiB"
-                  f" before, peak {g['hwm_kib'] / 1024:.1f} MiB (VmHWM), {g['sampled_peak_kib'] / 1024:.1f} MiB"
-                  f" sampled ({g['samples']} samples); daemon CPU {g['cpu_s_per_gib']:.2f} s/GiB")
-            rows.append((f"daemon peak RSS, {ARGS.uploads} concurrent {ARGS.big_mib} MiB uploads ({mode})",
-                         f"{g['hwm_kib'] / 1024:.1f} MiB", "< 64 MiB", g["hwm_kib"] < 64 * 1024))
-            rows.append((f"daemon CPU per GiB, {ARGS.uploads} concurrent uploads ({mode})",
-                         f"{g['cpu_s_per_gib']:.2f} s", "", None))
-    print("\n  | measure | result | target | met |\n  |---|---|---|---|")
-    for what, got, target, ok in rows:
-        print(f"  | {what} | {got} | {target} | {'' if ok is None else ('yes' if ok else 'NO')} |")
 
 
 def main():
@@ -616,7 +457,7 @@ def main():
         if stack is not None:
             stack.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    report(res)
+    report(res, ARGS)
     print(f"\n  grantd's S3 outcomes over the run: {res['outcomes']}; ran in {time.monotonic() - t0:.0f} s")
     if ARGS.json:
         ARGS.json.write_text(json.dumps(res, indent=1))
