@@ -181,18 +181,12 @@ impl BaseIdentity {
             .cloned()
     }
 
-    /// The secret of `access_key_id`, when it is a live session we have seen.
-    pub fn secret_for(&self, access_key_id: &str) -> Option<Secret> {
-        self.session_of(access_key_id)
-            .map(|s| s.secret_access_key.clone())
-    }
-
     /// A client signed with a key id we have not seen: reload once, unless a
     /// reload for that reason ran less than [`UNKNOWN_KEY_RELOAD_INTERVAL`]
     /// ago. Whether the key is known afterwards.
     pub async fn reload_for(&self, access_key_id: &str) -> bool {
         let _one = self.loading.lock().await;
-        if self.secret_for(access_key_id).is_some() {
+        if self.session_of(access_key_id).is_some() {
             return true;
         }
         let now = self.clock.now();
@@ -209,7 +203,7 @@ impl BaseIdentity {
         if let Err(e) = self.load().await {
             tracing::warn!(error = %e, "could not reload the base identity for an unknown key id");
         }
-        self.secret_for(access_key_id).is_some()
+        self.session_of(access_key_id).is_some()
     }
 }
 
@@ -277,10 +271,10 @@ mod tests {
         let second = base.current().await.unwrap();
         assert_ne!(second.access_key_id, first.access_key_id);
         // The earlier session still verifies signatures until it expires.
-        assert!(base.secret_for(&first.access_key_id).is_some());
+        assert!(base.session_of(&first.access_key_id).is_some());
         tokio::time::advance(REFRESH_MARGIN).await;
-        assert!(base.secret_for(&first.access_key_id).is_none());
-        assert!(base.secret_for(&second.access_key_id).is_some());
+        assert!(base.session_of(&first.access_key_id).is_none());
+        assert!(base.session_of(&second.access_key_id).is_some());
     }
 
     #[tokio::test(start_paused = true)]

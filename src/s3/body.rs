@@ -20,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 use grantd_s3::chunked::{ChunkError, Decoder, Encoder, Event};
 use grantd_s3::sigv4::PayloadHasher;
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 use tokio::sync::Notify;
@@ -30,6 +31,20 @@ use crate::metrics::Metrics;
 /// Every body the S3 endpoint sends, either way.
 pub type S3Body = UnsyncBoxBody<Bytes, BoxError>;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body of these bytes.
+pub fn full(bytes: impl Into<Bytes>) -> S3Body {
+    http_body_util::Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// No body.
+pub fn empty() -> S3Body {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
 
 /// Chunk size of bodies re-sent `aws-chunked` to S3. Defaults to 64 KiB,
 /// what the AWS SDKs send.

@@ -4,16 +4,15 @@
 //! writes S3's XML error document. Messages name scopes and operations,
 //! never a signature, a secret or a token.
 
-use bytes::Bytes;
 use grantd_s3::chunked::ChunkError;
 use grantd_s3::ops::OpError;
 use grantd_s3::sigv4::AuthError;
 use grantd_s3::xml::{XmlError, error_body};
-use http_body_util::{BodyExt, Full};
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
 use super::body::S3Body;
+use super::forward::own_answer;
 use crate::metrics::s3::Outcome;
 
 /// A refusal or failure, with S3's words for it.
@@ -93,20 +92,8 @@ impl S3Error {
     /// S3's XML error document, with the request id in the header too.
     pub fn into_response(self, resource: Option<&str>, request_id: &str) -> Response<S3Body> {
         let body = error_body(self.code(), &self.to_string(), resource, request_id);
-        let mut resp = Response::new(
-            Full::new(Bytes::from(body))
-                .map_err(|never| match never {})
-                .boxed_unsync(),
-        );
-        *resp.status_mut() = self.status();
+        let mut resp = own_answer(self.status(), body, request_id);
         let headers = resp.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/xml"),
-        );
-        if let Ok(id) = HeaderValue::from_str(request_id) {
-            headers.insert("x-amz-request-id", id);
-        }
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

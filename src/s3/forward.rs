@@ -12,14 +12,14 @@ use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use grantd_s3::chunked::{self, Decoder, Encoder, Limits};
 use grantd_s3::sigv4::{PayloadMode, Verified};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode};
 
 use super::S3State;
-use super::body::{BodyWatch, Check, FORWARD_CHUNK_SIZE, ForwardBody, S3Body};
+use super::body::{BodyWatch, Check, FORWARD_CHUNK_SIZE, ForwardBody, S3Body, empty, full};
 use super::choose::Identity;
 use super::error::S3Error;
 
@@ -105,12 +105,7 @@ impl Forward<'_> {
                 failure.mark_sent();
                 let sha = hex::encode(sha256(&bytes));
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-                (
-                    http_body_util::Full::new(bytes)
-                        .map_err(|never| match never {})
-                        .boxed_unsync(),
-                    SignableBody::Precomputed(sha),
-                )
+                (full(bytes), SignableBody::Precomputed(sha))
             }
             Outgoing::Client(incoming) => {
                 self.client_body(state, incoming, &mut headers, failure.clone())?
@@ -261,10 +256,6 @@ impl Forward<'_> {
     }
 }
 
-fn empty() -> S3Body {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
-}
-
 fn sha256(data: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(data).into()
@@ -405,21 +396,18 @@ pub fn to_client(answer: Response<Incoming>, state: &S3State) -> Response<S3Body
     Response::from_parts(parts, body)
 }
 
-/// An answer of grantd's own making (a merged `DeleteResult`).
+/// An XML answer of grantd's own making (a merged `DeleteResult`, an
+/// error), with the request id in `x-amz-request-id` as S3 sends it.
 pub fn own_answer(status: StatusCode, xml: String, request_id: &str) -> Response<S3Body> {
-    let mut resp = Response::new(
-        http_body_util::Full::new(Bytes::from(xml))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
+    let mut resp = Response::new(full(xml));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
+    let headers = resp.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),
     );
     if let Ok(id) = HeaderValue::from_str(request_id) {
-        resp.headers_mut()
-            .insert(HeaderName::from_static("x-amz-request-id"), id);
+        headers.insert(HeaderName::from_static("x-amz-request-id"), id);
     }
     resp
 }
