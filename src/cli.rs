@@ -1,4 +1,5 @@
-//! The command line: `serve`, `env`, `creds`, `check`, `ready`, `ls`, `emulate`, `demo`.
+//! The command line: `serve`, `env`, `creds`, `check`, `ready`, `ls`, `status`,
+//! `reload`, `emulate`, `demo`.
 //!
 //! Parses arguments, initialises logging (through [`crate::logging`]), and
 //! hands each command to its module.
@@ -42,6 +43,10 @@ enum Command {
     Ready(ReadyArgs),
     /// List the S3 Access Grants this identity holds (ListCallerAccessGrants); no daemon needed
     Ls(crate::ls::LsArgs),
+    /// Show what the running daemon holds now: scopes, their state, the upstream, the base identity
+    Status(StatusArgs),
+    /// Make the running daemon re-read its configuration (as SIGHUP does); exit 64 if it is refused
+    Reload(ReloadArgs),
     /// Run the S3 Control + STS emulator (offline development and tests)
     Emulate(grantd_emulator::EmulateArgs),
     /// Run the daemon against the built-in emulator and show a real client using it
@@ -108,6 +113,21 @@ struct ReadyArgs {
 }
 
 #[derive(Args, Debug)]
+struct StatusArgs {
+    #[command(flatten)]
+    daemon: Flags,
+    /// Output: table (for a person) or json (the daemon's answer, for scripts)
+    #[arg(long, value_enum, default_value = "table")]
+    format: crate::status::render::StatusFormat,
+}
+
+#[derive(Args, Debug)]
+struct ReloadArgs {
+    #[command(flatten)]
+    daemon: Flags,
+}
+
+#[derive(Args, Debug)]
 struct CredsArgs {
     #[command(flatten)]
     client: ClientArgs,
@@ -167,6 +187,8 @@ async fn run(command: Command) -> i32 {
         Command::Creds(args) => creds(args).await,
         Command::Ready(args) => ready(args).await,
         Command::Ls(args) => crate::ls::main(args).await,
+        Command::Status(args) => status(args).await,
+        Command::Reload(args) => reload(args).await,
         Command::Emulate(args) => {
             logging::init(LogFormat::Text, None, "info");
             grantd_emulator::main(args).await
@@ -181,6 +203,21 @@ fn resolve(flags: &Flags) -> Result<Settings, i32> {
         report_config_errors(&errors);
         EXIT_CONFIG
     })
+}
+
+/// The settings to find the running daemon with, even from a configuration
+/// with problems (a bad edit must not keep `status` or `reload` from the
+/// daemon, which keeps the configuration it runs with).
+fn resolve_to_ask(command: &str, flags: &Flags) -> Settings {
+    let (settings, problems) = config::resolve_anyway(flags, &ProcessEnv);
+    if !problems.is_empty() {
+        eprintln!(
+            "grantd {command}: warning: the configuration has {} problem(s) (grantd check lists \
+             them); asking the daemon with the rest",
+            problems.len()
+        );
+    }
+    settings
 }
 
 fn report_config_errors(errors: &[String]) {
@@ -213,7 +250,11 @@ async fn serve(flags: Flags) -> i32 {
             return 1;
         }
     };
-    match daemon::serve(settings, shutdown, |_, _| {}).await {
+    let origin = crate::reload::ConfigOrigin {
+        flags,
+        env: Box::new(ProcessEnv),
+    };
+    match daemon::serve(settings, Some(origin), shutdown, |_, _| {}).await {
         Ok(()) => 0,
         Err(e) => {
             if e.exit_code() == EXIT_CONFIG {
@@ -315,27 +356,7 @@ async fn creds(args: CredsArgs) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    // GRANTD_TOKEN, when given, is the daemon's token on every instance.
-    let given = settings.files.token.clone().map(Some).map(Ok);
-    let token = match given.unwrap_or_else(|| crate::token::read(&settings.files.token_file)) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            eprintln!(
-                "grantd creds: no token at {}; is grantd serve running?",
-                settings.files.token_file.display()
-            );
-            return EXIT_UNAVAILABLE;
-        }
-        Err(e) => {
-            eprintln!("grantd creds: {}", Report(&e));
-            return EXIT_CONFIG;
-        }
-    };
-    let result = match client::daemon(&settings) {
-        Ok(daemon) => client::get(daemon, &path, Some(token.expose())).await,
-        Err(e) => Err(e),
-    };
-    match result {
+    match ask(&settings, "creds", hyper::Method::GET, &path).await {
         Ok((200, body)) => match client::render(&body, args.format) {
             Ok(out) => {
                 print!("{out}");
@@ -350,10 +371,83 @@ async fn creds(args: CredsArgs) -> i32 {
             eprintln!("grantd creds: {}", client::error_text(status, &body));
             1
         }
-        Err(e) => {
-            eprintln!("grantd creds: {}", Report(&e));
-            EXIT_UNAVAILABLE
+        Err(code) => code,
+    }
+}
+
+/// One request to the running daemon with its token; on failure, the
+/// message printed as `grantd COMMAND: …` and the exit code.
+async fn ask(
+    settings: &Settings,
+    command: &str,
+    method: hyper::Method,
+    path: &str,
+) -> Result<(u16, bytes::Bytes), i32> {
+    // GRANTD_TOKEN, when given, is the daemon's token on every instance.
+    let given = settings.files.token.clone().map(Some).map(Ok);
+    let token = match given.unwrap_or_else(|| crate::token::read(&settings.files.token_file)) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            eprintln!(
+                "grantd {command}: no token at {}; is grantd serve running?",
+                settings.files.token_file.display()
+            );
+            return Err(EXIT_UNAVAILABLE);
         }
+        Err(e) => {
+            eprintln!("grantd {command}: {}", Report(&e));
+            return Err(EXIT_CONFIG);
+        }
+    };
+    let result = match client::daemon(settings) {
+        Ok(daemon) => client::send(daemon, method, path, Some(token.expose())).await,
+        Err(e) => Err(e),
+    };
+    result.map_err(|e| {
+        eprintln!("grantd {command}: {}", Report(&e));
+        EXIT_UNAVAILABLE
+    })
+}
+
+async fn status(args: StatusArgs) -> i32 {
+    let settings = resolve_to_ask("status", &args.daemon);
+    match ask(&settings, "status", hyper::Method::GET, "/v1/status").await {
+        Ok((200, body)) => match crate::status::render::render(&body, args.format) {
+            Ok(out) => {
+                print!("{out}");
+                0
+            }
+            Err(e) => {
+                eprintln!("grantd status: {e}");
+                1
+            }
+        },
+        Ok((status, body)) => {
+            eprintln!("grantd status: {}", client::error_text(status, &body));
+            1
+        }
+        Err(code) => code,
+    }
+}
+
+async fn reload(args: ReloadArgs) -> i32 {
+    let settings = resolve_to_ask("reload", &args.daemon);
+    match ask(&settings, "reload", hyper::Method::POST, "/v1/reload").await {
+        Ok((200, body)) => {
+            print!("{}", crate::status::render::reloaded(&body));
+            0
+        }
+        Ok((422, body)) => {
+            let problems = crate::status::render::problems(&body);
+            report_config_errors(&problems);
+            eprintln!("grantd reload: the daemon keeps the configuration in force");
+            EXIT_CONFIG
+        }
+        Ok((status, body)) => {
+            eprintln!("grantd reload: {}", client::error_text(status, &body));
+            1
+        }
+        Err(code) => code,
     }
 }
 

@@ -251,6 +251,16 @@ pub async fn get(
     path: &str,
     token: Option<&str>,
 ) -> Result<(u16, Bytes), ClientError> {
+    send(daemon, hyper::Method::GET, path, token).await
+}
+
+/// One request with no body to the daemon, as [`get`].
+pub async fn send(
+    daemon: Daemon,
+    method: hyper::Method,
+    path: &str,
+    token: Option<&str>,
+) -> Result<(u16, Bytes), ClientError> {
     let addr = daemon.addr;
     let work = async {
         let stream = tokio::net::TcpStream::connect(addr)
@@ -263,7 +273,10 @@ pub async fn get(
             .await
             .map_err(|source| ClientError::Handshake { addr, source })?;
         tokio::spawn(conn);
-        let mut req = Request::get(path).header("host", addr.to_string());
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr.to_string());
         if let Some(token) = token {
             req = req.header("authorization", token);
         }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use grantd_common::fs::{self, Owners, PathError};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
@@ -20,15 +21,17 @@ use crate::cache::Cache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::reload::{self, ConfigOrigin, Place, Reloader};
 use crate::s3::upstream::{BadEndpoint, Upstream};
 use crate::s3::{S3Settings, S3State};
+use crate::server::Operator;
 use crate::server::peer::{LookupMode, PeerLookup};
 use crate::server::{self, AppState, Shared};
 use crate::token::{self, Origin, Token, TokenError};
 use crate::upstream::Upstream as GrantsUpstream;
 use crate::upstream::audit::Origin as AuditOrigin;
 use crate::upstream::aws::{AwsUpstream, LoadError};
-use crate::userns::{self, OverflowOwner, UserNamespace};
+use crate::userns::{OverflowOwner, UserNamespace};
 
 /// Exit code for bad configuration (EX_USAGE).
 pub const EXIT_CONFIG: i32 = 64;
@@ -121,25 +124,20 @@ impl DaemonError {
 
 /// Runs the daemon until `shutdown` completes. `on_bound` learns the bound
 /// address (and may print it).
+///
+/// `config_origin` is what `settings` were resolved from, so that `SIGHUP` and
+/// `grantd reload` can read them again (see [`crate::reload`]); `None` for
+/// settings made in code, which a reload then leaves as they are.
 pub async fn serve(
     mut settings: Settings,
+    config_origin: Option<ConfigOrigin>,
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), DaemonError> {
+    // Before anything else: SIGHUP's default action ends the process.
+    let hangups = signal(SignalKind::hangup()).ok();
     let namespace = UserNamespace::current();
-    let server = &mut settings.server;
-    userns::check_owner(&namespace, server.owner, server.allow_overflow_uid)?;
-    server.unknown_uid =
-        userns::unknown_peer_uid(&namespace, server.owner, server.allow_overflow_uid);
-    if let Some(uid) = server.unknown_uid
-        && server.allowed_uids.contains(&uid)
-    {
-        warn!(
-            uid,
-            "allowed_uids names the overflow uid of this user namespace, which stands for every \
-             user the namespace cannot map; peers with it are refused"
-        );
-    }
+    reload::settle(&mut settings, &namespace)?;
     let settings = settings;
     let files = &settings.files;
     let (token, origin) = match &files.token {
@@ -246,6 +244,19 @@ pub async fn serve(
         &settings.server,
     );
     state.peers = state.peers.with_lookup(lookup);
+    let reloader = Arc::new(Reloader::new(
+        config_origin,
+        settings.clone(),
+        namespace,
+        upstream.clone(),
+        state.clock.clone(),
+        Place {
+            listen: bound,
+            s3_listen: s3_bound,
+            region,
+        },
+    ));
+    state.operator = Some(reloader.clone());
     let state = Arc::new(state);
     let readiness = tokio::spawn(become_ready(
         upstream,
@@ -253,6 +264,8 @@ pub async fn serve(
         cache.clone(),
         settings.clone(),
     ));
+    let reloads =
+        hangups.map(|hangups| tokio::spawn(reload_on_hangup(hangups, reloader, state.clone())));
     let shutdown = shutdown.shared();
     let s3_server = async {
         if let Some((listener, upstream, _)) = s3 {
@@ -274,11 +287,26 @@ pub async fn serve(
         s3_server
     );
     readiness.abort();
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
     if let Some(path) = &settings.files.addr_file {
         let _ = std::fs::remove_file(path);
     }
     info!("grantd stopped");
     Ok(())
+}
+
+/// Reloads the configuration at each `SIGHUP` (see [`crate::reload`]).
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    reloader: Arc<Reloader>,
+    state: Arc<AppState>,
+) {
+    while hangups.recv().await.is_some() {
+        info!("SIGHUP: reloading the configuration");
+        reloader.reload(&state);
+    }
 }
 
 /// The S3 endpoint's listener and upstream. Refuses to start without a base
@@ -382,7 +410,7 @@ async fn become_ready(
     let warm = settings.profiles.list.iter().map(|profile| {
         let cache = cache.clone();
         async move {
-            if let Err(e) = cache.get(&profile.request).await {
+            if let Err(e) = cache.warm(&profile.request).await {
                 warn!(profile = %profile.name, scope = %profile.request, error = %e, "could not warm profile");
             }
         }

@@ -143,6 +143,7 @@ async fn walkthrough(args: DemoArgs) -> Result<(), String> {
     let (bound_tx, bound_rx) = oneshot::channel();
     let daemon = tokio::spawn(crate::daemon::serve(
         settings,
+        None,
         stopped(stop_rx.clone()),
         move |addr, _| {
             let _ = bound_tx.send(addr);

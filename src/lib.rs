@@ -20,6 +20,7 @@
 //! [`profile`] (named scopes), [`metrics`], [`token`], [`daemon`]
 //! (wiring for `grantd serve`), [`client`] (`grantd env` / `grantd creds`),
 //! [`ls`] (`grantd ls`: the caller's grants, as a table, JSON or profiles),
+//! [`reload`] (`SIGHUP` and `grantd reload`), [`status`] (`grantd status`),
 //! [`logging`] (the stderr subscriber), [`report`] (an error and its causes,
 //! for a person), [`cli`], [`demo`], and `backoff` (the one retry-delay rule
 //! of the cache's refresh retries and the daemon's start).
@@ -45,10 +46,12 @@ pub mod logging;
 pub mod ls;
 pub mod metrics;
 pub mod profile;
+pub mod reload;
 pub mod report;
 pub mod s3;
 pub mod server;
 pub mod socket_table;
+pub mod status;
 pub mod token;
 pub mod upstream;
 pub mod userns;

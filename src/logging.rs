@@ -4,6 +4,9 @@
 //! set logging up without importing the command line.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,25 +39,62 @@ fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
     terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
+/// Puts a new filter in force on the installed subscriber (see [`set_level`]).
+type SetFilter = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
+/// Set by [`init`] when its subscriber is the one installed.
+static SET_FILTER: OnceLock<SetFilter> = OnceLock::new();
+
+/// The filter of `level` (the settings), else `RUST_LOG`, else `default`.
+fn filter(level: Option<&str>, default: &str) -> EnvFilter {
+    level
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new(default))
+}
+
 /// Installs the stderr subscriber. The level comes from `level` (the
-/// settings), else `RUST_LOG`, else `default`. A second call is a no-op, so a
-/// command may call it without knowing whether another already did.
+/// settings), else `RUST_LOG`, else `default`, and [`set_level`] can change
+/// it later. A second call is a no-op, so a command may call it without
+/// knowing whether another already did.
 pub fn init(format: LogFormat, level: Option<&str>, default: &str) {
-    let filter = level
-        .map(tracing_subscriber::EnvFilter::new)
-        .or_else(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter(level, default))
         .with_writer(std::io::stderr)
         .with_ansi(colour(
             std::io::stderr().is_terminal(),
             std::env::var_os("NO_COLOR"),
         ));
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    // Each format is its own subscriber type, and so is its reload handle.
+    let set: Option<SetFilter> = match format {
+        LogFormat::Text => {
+            let builder = builder.with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.try_init().is_ok().then(|| {
+                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())) as SetFilter
+            })
+        }
+        LogFormat::Json => {
+            let builder = builder.json().flatten_event(true).with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.try_init().is_ok().then(|| {
+                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())) as SetFilter
+            })
+        }
     };
+    if let Some(set) = set {
+        let _ = SET_FILTER.set(set);
+    }
+}
+
+/// Puts the filter of `level` (else `RUST_LOG`, else `default`) in force on
+/// the subscriber [`init`] installed, for every line from now on. `Ok(false)`
+/// when [`init`] installed none (a test's own subscriber is left alone).
+pub fn set_level(level: Option<&str>, default: &str) -> Result<bool, String> {
+    match SET_FILTER.get() {
+        Some(set) => set(filter(level, default)).map(|()| true),
+        None => Ok(false),
+    }
 }
 
 #[cfg(test)]

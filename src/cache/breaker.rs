@@ -133,6 +133,45 @@ impl Breaker {
     }
 }
 
+/// One circuit as `grantd status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Circuit {
+    /// `None`: the daemon's own region.
+    pub region: Option<String>,
+    /// `closed`, `open` or `half-open`.
+    pub state: &'static str,
+    /// Transient failures in a row while closed.
+    pub failures: u32,
+    /// While open: when a probe may go through.
+    pub probe_at: Option<SystemTime>,
+}
+
+impl Breaker {
+    /// Every circuit a call has passed, by region, at `now`. A circuit whose
+    /// cool-down is over shows as half-open: the next call is its probe.
+    pub(super) fn circuits(&self, now: SystemTime) -> Vec<Circuit> {
+        let circuits = self.circuits.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<Circuit> = circuits
+            .iter()
+            .map(|(region, state)| {
+                let (state, failures, probe_at) = match *state {
+                    State::Closed { failures } => ("closed", failures, None),
+                    State::Open { until, .. } if now < until => ("open", 0, Some(until)),
+                    State::Open { .. } | State::HalfOpen { .. } => ("half-open", 0, None),
+                };
+                Circuit {
+                    region: region.clone(),
+                    state,
+                    failures,
+                    probe_at,
+                }
+            })
+            .collect();
+        all.sort_by(|a, b| a.region.cmp(&b.region));
+        all
+    }
+}
+
 /// Whether a failure of this kind counts toward opening the circuit: those
 /// that say the service is overloaded or unreachable.
 pub(super) fn trips(kind: ErrorKind) -> bool {
@@ -224,6 +263,41 @@ mod tests {
         failed(&b, 1, t0());
         assert_ne!(b.admit(None, t0()), Admit::Call);
         assert_eq!(b.admit(Some("eu-west-1"), t0()), Admit::Call);
+    }
+
+    #[test]
+    fn circuits_show_their_state_by_region() {
+        let b = Breaker::new(2, BREAKER_COOLDOWN);
+        assert!(b.circuits(t0()).is_empty(), "no call, no circuit");
+        failed(&b, 1, t0());
+        assert_eq!(b.admit(Some("eu-west-1"), t0()), Admit::Call);
+        let shown = b.circuits(t0());
+        assert_eq!(
+            shown,
+            [
+                Circuit {
+                    region: None,
+                    state: "closed",
+                    failures: 1,
+                    probe_at: None
+                },
+                Circuit {
+                    region: Some("eu-west-1".into()),
+                    state: "closed",
+                    failures: 0,
+                    probe_at: None
+                }
+            ]
+        );
+        failed(&b, 1, t0());
+        let open = &b.circuits(t0())[0];
+        assert_eq!(
+            (open.state, open.probe_at),
+            ("open", Some(t0() + BREAKER_COOLDOWN))
+        );
+        assert_eq!(b.circuits(t0() + BREAKER_COOLDOWN)[0].state, "half-open");
+        assert_eq!(b.admit(None, t0() + BREAKER_COOLDOWN), Admit::Call);
+        assert_eq!(b.circuits(t0() + BREAKER_COOLDOWN)[0].state, "half-open");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! client retrying a refused scope does not reach the upstream each time.
 //! Transient failures never come here.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::CacheError;
@@ -13,6 +15,16 @@ struct Denial {
     /// On the injected clock: moka's own TTL runs on real time, so it only
     /// bounds memory, while this decides whether the denial still answers.
     until: SystemTime,
+    /// Requests it answered, the refused one included.
+    served: Arc<AtomicU64>,
+}
+
+/// A remembered refusal as `grantd status` shows it.
+pub(super) struct Remembered {
+    pub(super) request: DataAccessRequest,
+    pub(super) error: CacheError,
+    pub(super) until: SystemTime,
+    pub(super) served: u64,
 }
 
 /// Remembered refusals by request, bounded in number and age.
@@ -35,16 +47,33 @@ impl Denials {
 
     /// The refusal remembered for `request`, while it is younger than the TTL at `now`.
     pub(super) fn get(&self, request: &DataAccessRequest, now: SystemTime) -> Option<CacheError> {
+        let denial = self.remembered.get(request).filter(|d| d.until > now)?;
+        denial.served.fetch_add(1, Ordering::Relaxed);
+        Some(denial.error)
+    }
+
+    /// Every refusal still remembered at `now`.
+    pub(super) fn remembered(&self, now: SystemTime) -> Vec<Remembered> {
         self.remembered
-            .get(request)
-            .filter(|denial| denial.until > now)
-            .map(|denial| denial.error)
+            .iter()
+            .filter(|(_, d)| d.until > now)
+            .map(|(request, d)| Remembered {
+                request: DataAccessRequest::clone(&request),
+                error: d.error,
+                until: d.until,
+                served: d.served.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     pub(super) fn remember(&self, request: &DataAccessRequest, error: CacheError, now: SystemTime) {
         let until = now + self.ttl;
-        self.remembered
-            .insert(request.clone(), Denial { error, until });
+        let denial = Denial {
+            error,
+            until,
+            served: Arc::new(AtomicU64::new(1)),
+        };
+        self.remembered.insert(request.clone(), denial);
     }
 
     /// Drops the refusal of a scope the upstream has since granted.

@@ -2,8 +2,8 @@
 //! [`Entry`] that holds them between refreshes and tracks whether anyone
 //! asked for it since the last refresh.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use super::CacheSettings;
@@ -74,9 +74,27 @@ pub(super) struct Entry {
     pub(super) id: u64,
     /// Swapped whole on refresh; readers clone the `Arc` and let go at once.
     current: RwLock<Arc<Vended>>,
-    /// Someone asked for this scope since its refresh last looked: only
-    /// such scopes are refreshed. Starts set, for the request that made it.
-    used: AtomicBool,
+    /// Requests served from this entry, the one that made it included.
+    served: AtomicU64,
+    /// `served` when the refresh last looked: someone asked for this scope
+    /// since then when the two differ, and only such scopes are refreshed.
+    /// Starts apart from `served`, for the request that made the entry.
+    seen: AtomicU64,
+    /// How its renewals go, for `grantd status`; written only by the refresh.
+    renewal: Mutex<Renewal>,
+}
+
+/// How an entry's renewals go.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Renewal {
+    /// A renewal is waiting for the upstream now.
+    pub(super) running: bool,
+    /// Renewals that failed in a row (transiently) since the last success.
+    pub(super) failures: u32,
+    /// The last failure's code and message, until a renewal succeeds.
+    pub(super) last_error: Option<String>,
+    /// When the refresh wakes next.
+    pub(super) next: Option<SystemTime>,
 }
 
 impl Entry {
@@ -90,7 +108,9 @@ impl Entry {
             origin,
             id: NEXT_ENTRY_ID.fetch_add(1, Ordering::Relaxed),
             current: RwLock::new(vended),
-            used: AtomicBool::new(true),
+            served: AtomicU64::new(0),
+            seen: AtomicU64::new(u64::MAX),
+            renewal: Mutex::default(),
         }
     }
 
@@ -107,11 +127,30 @@ impl Entry {
 
     /// Someone asked for this scope.
     pub(super) fn mark_used(&self) {
-        self.used.store(true, Ordering::Relaxed);
+        self.served.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Whether anyone asked since the last call, clearing the mark.
+    /// Requests served from this entry.
+    pub(super) fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Whether anyone asked since the last call.
     pub(super) fn take_used(&self) -> bool {
-        self.used.swap(false, Ordering::Relaxed)
+        let served = self.served.load(Ordering::Relaxed);
+        self.seen.swap(served, Ordering::Relaxed) != served
+    }
+
+    /// How its renewals go.
+    pub(super) fn renewal(&self) -> Renewal {
+        self.renewal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Changes how its renewals go.
+    pub(super) fn note(&self, change: impl FnOnce(&mut Renewal)) {
+        change(&mut self.renewal.lock().unwrap_or_else(|p| p.into_inner()));
     }
 }

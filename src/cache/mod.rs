@@ -44,12 +44,14 @@ mod limiter;
 mod refresh;
 mod schedule;
 pub mod settings;
+mod status;
 
 pub use breaker::{BREAKER_COOLDOWN, BREAKER_THRESHOLD};
 pub use entry::Vended;
 pub use error::{CacheError, CacheErrorKind};
 pub use refresh::{REFRESH_SLACK_MAX, RefreshPlan, fresh_floor, refresh_plan, refresh_time};
 pub use settings::CacheSettings;
+pub use status::{CacheStatus, CircuitStatus, ScopeState, ScopeStatus};
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -155,11 +157,30 @@ impl Cache {
     /// Credentials for `request`: from the cache when fresh enough, else from
     /// one shared upstream load.
     pub async fn get(&self, request: &DataAccessRequest) -> Result<Arc<Vended>, CacheError> {
+        self.ask(request, true).await
+    }
+
+    /// Loads `request` ahead of any client (a profile, at start or after a
+    /// reload), as [`get`](Self::get) but not counted as a request served.
+    pub async fn warm(&self, request: &DataAccessRequest) -> Result<Arc<Vended>, CacheError> {
+        self.ask(request, false).await
+    }
+
+    async fn ask(
+        &self,
+        request: &DataAccessRequest,
+        counted: bool,
+    ) -> Result<Arc<Vended>, CacheError> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        if let Some(entry) = inner.lookup(request) {
+        let existing = inner.lookup(request);
+        if let Some(entry) = &existing
+            && counted
+        {
             // Asked for, even if too old to serve: its refresh keeps at it.
             entry.mark_used();
+        }
+        if let Some(entry) = &existing {
             let vended = entry.current();
             if vended.credentials.remaining(now) > inner.settings.serve_floor {
                 inner.metrics.hit();
@@ -175,7 +196,16 @@ impl Cache {
         inner.metrics.miss();
         let load = self.load(request)?;
         match tokio::time::timeout(inner.settings.miss_wait, load).await {
-            Ok(result) => result,
+            Ok(result) => {
+                if result.is_ok()
+                    && counted
+                    && existing.is_none()
+                    && let Some(entry) = inner.lookup(request)
+                {
+                    entry.mark_used();
+                }
+                result
+            }
             Err(_) => Err(CacheError::new(
                 CacheErrorKind::Unavailable,
                 "S3 Access Grants is slow to answer; the request goes on in the background, retry shortly",
@@ -387,7 +417,6 @@ impl Inner {
         let entry = entry.into_value();
         if !fresh {
             entry.replace(vended);
-            entry.mark_used();
         }
         // Every install indexes, not only the first: a key the index lost
         // comes back with the next load of its grant.
@@ -402,6 +431,7 @@ impl Inner {
     /// Queues `entry`'s next refresh wake-up, planned from its current credentials.
     fn plan_refresh(self: &Arc<Self>, entry: &Arc<Entry>, next: Next, failures: u32) {
         let (at, job) = Job::plan(entry, next, failures);
+        entry.note(|r| r.next = Some(at));
         self.schedule.push(self, at, job);
     }
 

@@ -130,6 +130,7 @@ pub(super) fn step(inner: &Arc<Inner>, job: Job) {
     }
     let inner = inner.clone();
     let mut failures = job.failures;
+    entry.note(|r| r.running = true);
     tokio::spawn(async move {
         if let Some(next) = renew(&inner, &entry, &mut failures).await {
             inner.plan_refresh(&entry, next, failures);
@@ -141,7 +142,15 @@ pub(super) fn step(inner: &Arc<Inner>, job: Job) {
 /// entry is gone.
 async fn renew(inner: &Arc<Inner>, entry: &Arc<Entry>, failures: &mut u32) -> Option<Next> {
     let now = inner.clock.now();
-    match inner.fetch(&entry.origin).await {
+    let result = inner.fetch(&entry.origin).await;
+    entry.note(|r| {
+        r.running = false;
+        match &result {
+            Ok(_) => (r.failures, r.last_error) = (0, None),
+            Err(e) => (r.failures, r.last_error) = (*failures + 1, Some(e.to_string())),
+        }
+    });
+    match result {
         Ok(vended) => {
             inner.metrics.refresh("ok");
             let key = entry_key(&entry.origin, &vended);

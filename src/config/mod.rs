@@ -116,6 +116,18 @@ impl Settings {
 /// Resolves settings from flags, environment and config file; on failure,
 /// every problem, component by component in the order listed above.
 pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>> {
+    let (settings, problems) = resolve_anyway(flags, env);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(settings)
+}
+
+/// Resolves settings as [`resolve`] does, and gives them even when there are
+/// problems: a value with a problem is left at its default (a file that does
+/// not parse, out altogether). For commands that only need to find a running
+/// daemon (`status`, `reload`), which a bad edit of the file must not stop.
+pub fn resolve_anyway(flags: &Flags, env: &dyn Source) -> (Settings, Vec<String>) {
     let problems = &mut Problems::new();
     let config_file = flags
         .config
@@ -151,10 +163,7 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
     let logging = logging::read(&flags.logging, look, problems);
     let profiles = profiles::read(&flags.profiles, look, problems);
 
-    if !problems.is_empty() {
-        return Err(std::mem::take(problems));
-    }
-    Ok(Settings {
+    let settings = Settings {
         config_file,
         server,
         s3,
@@ -163,12 +172,24 @@ pub fn resolve(flags: &Flags, env: &dyn Source) -> Result<Settings, Vec<String>>
         cache,
         logging,
         profiles,
-    })
+    };
+    (settings, std::mem::take(problems))
 }
 
 /// The resolved settings as `grantd check` prints them, component by
 /// component. Holds no secret: the token is named by its file only.
 pub fn describe(s: &Settings) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    for (name, value) in described(s) {
+        let _ = writeln!(text, "{name:<20} {value}");
+    }
+    text
+}
+
+/// The lines of [`describe`] as `(name, value)` pairs, in order: what a
+/// reload compares to tell which settings changed.
+pub fn described(s: &Settings) -> Vec<(String, String)> {
     let mut out = Describe::default();
     out.line("config", describe_path(s.config_file.as_deref()));
     server::describe(&s.server, &mut out);
@@ -183,12 +204,11 @@ pub fn describe(s: &Settings) -> String {
 
 /// `grantd check`'s output, one `name value` line at a time.
 #[derive(Default)]
-pub(crate) struct Describe(String);
+pub(crate) struct Describe(Vec<(String, String)>);
 
 impl Describe {
     fn line(&mut self, name: &str, value: impl Display) {
-        use std::fmt::Write;
-        let _ = writeln!(self.0, "{name:<20} {value}");
+        self.0.push((name.to_string(), value.to_string()));
     }
 }
 

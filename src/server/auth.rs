@@ -4,9 +4,12 @@
 //! Owns the checks that come before any credential is looked up, and the one
 //! decision of which local users may be served ([`PeerPolicy::decide`]): the
 //! daemon's own user and the uids named in `allowed_uids`. The peer's uid is
-//! found once per connection (by `peer`) and decided here once, at accept; a
-//! peer whose uid is unknown (a remote client with `--allow-remote`, or a
-//! failed lookup) is refused, so a lookup failure never opens a door. The
+//! found once per connection (by `peer`); whether that uid may be served is
+//! asked on every request, of the uids in force then ([`AllowedUids`], which
+//! `grantd reload` swaps whole), so a uid taken out of `allowed_uids` is
+//! refused on a connection it already holds. A peer whose uid is unknown (a
+//! remote client with `--allow-remote`, or a failed lookup) is refused, so a
+//! lookup failure never opens a door. The
 //! check guards against DNS rebinding (a browser tricked into calling us
 //! sends its own site as Host); the token is compared in constant time by
 //! [`Token::matches`]. IMDS sessions are kept by `imds`, which reports a
@@ -15,6 +18,9 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use hyper::HeaderMap;
 use hyper::header;
@@ -55,11 +61,24 @@ pub enum AuthError {
     Forwarded,
 }
 
+/// The users besides the owner who may be served: the part of the peer
+/// policy a reload changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllowedUids {
+    /// `allowed_uids`: may get grant credentials.
+    pub credentials: BTreeSet<u32>,
+    /// `base_allowed_uids`: may also get the base identity (they must be in
+    /// `credentials` too, as the owner is).
+    pub base: BTreeSet<u32>,
+}
+
 /// Who may be served credentials: the daemon's own user and the allowed uids.
 #[derive(Clone, Debug)]
 pub struct PeerPolicy {
     owner: u32,
-    allowed: BTreeSet<u32>,
+    /// Shared by every clone of the policy and every peer decided by it;
+    /// swapped whole by [`PeerPolicy::set_allowed`].
+    allowed: Arc<ArcSwap<AllowedUids>>,
     /// The uid the kernel gives every user this user namespace cannot map
     /// (the overflow uid, outside the initial namespace): such a peer is
     /// unknown, whoever it is. `None` in the initial namespace.
@@ -68,7 +87,8 @@ pub struct PeerPolicy {
     lookup: PeerLookup,
 }
 
-/// One connection's peer and what it may do, decided once at accept.
+/// One connection's peer: its uid, found once at accept, and the allowed
+/// uids it is checked against on each request.
 #[derive(Clone, Debug)]
 pub struct Peer {
     pub addr: SocketAddr,
@@ -76,18 +96,29 @@ pub struct Peer {
     pub uid: Option<u32>,
     /// The daemon's own user: exempt from the per-user connection cap.
     pub is_owner: bool,
-    /// Why credential routes are refused to this peer; `None` when allowed.
-    refusal: Option<AuthError>,
+    owner: u32,
+    allowed: Arc<ArcSwap<AllowedUids>>,
 }
 
 impl PeerPolicy {
     pub fn new(owner: u32, allowed: impl IntoIterator<Item = u32>) -> PeerPolicy {
         PeerPolicy {
             owner,
-            allowed: allowed.into_iter().collect(),
+            allowed: Arc::new(ArcSwap::from_pointee(AllowedUids {
+                credentials: allowed.into_iter().collect(),
+                base: BTreeSet::new(),
+            })),
             unmapped: None,
             lookup: PeerLookup::new(LookupMode::Auto),
         }
+    }
+
+    /// Users in `base` may also be served the base identity.
+    pub fn with_base(self, base: impl IntoIterator<Item = u32>) -> PeerPolicy {
+        let mut allowed = AllowedUids::clone(&self.allowed.load());
+        allowed.base = base.into_iter().collect();
+        self.set_allowed(allowed);
+        self
     }
 
     /// Peers whose uid is `unmapped` are unknown (see the field).
@@ -110,22 +141,27 @@ impl PeerPolicy {
         &self.lookup
     }
 
-    /// Whether the holder of the connection from `addr`, whose uid lookup
-    /// gave `uid`, may be served credentials. Unknown means no.
+    /// The users allowed now besides the owner.
+    pub fn allowed(&self) -> Arc<AllowedUids> {
+        self.allowed.load_full()
+    }
+
+    /// Puts `allowed` in force for every connection, open ones included,
+    /// from their next request.
+    pub fn set_allowed(&self, allowed: AllowedUids) {
+        self.allowed.store(Arc::new(allowed));
+    }
+
+    /// The peer of the connection from `addr`, whose uid lookup gave `uid`.
+    /// An uid that cannot be known (a failed lookup, the overflow uid) is
+    /// `None`, and such a peer is never served.
     pub fn decide(&self, addr: SocketAddr, uid: Result<u32, PeerError>) -> Peer {
-        let (uid, refusal) = match uid {
+        let uid = match uid {
             Ok(uid) if Some(uid) == self.unmapped => {
                 debug!(peer = %addr, uid, "peer's user is not mapped in this user namespace");
-                (None, Some(AuthError::PeerUnknown))
+                None
             }
-            Ok(uid) if uid == self.owner || self.allowed.contains(&uid) => (Some(uid), None),
-            Ok(uid) => (
-                Some(uid),
-                Some(AuthError::PeerNotAllowed {
-                    uid,
-                    owner: self.owner,
-                }),
-            ),
+            Ok(uid) => Some(uid),
             Err(e) => {
                 match &e {
                     PeerError::NotLocal { .. }
@@ -135,31 +171,47 @@ impl PeerPolicy {
                         warn!(error = %crate::report::Report(&e), "cannot find the peer's uid; refusing credentials to it")
                     }
                 }
-                (None, Some(AuthError::PeerUnknown))
+                None
             }
         };
         Peer {
             addr,
             uid,
             is_owner: uid == Some(self.owner),
-            refusal,
+            owner: self.owner,
+            allowed: self.allowed.clone(),
         }
     }
 }
 
 impl Peer {
-    /// `Ok` when this peer may be served credentials (and IMDS sessions).
+    /// `Ok` when this peer may be served credentials (and IMDS sessions)
+    /// under the allowed uids in force now.
     pub fn check(&self) -> Result<(), AuthError> {
-        match &self.refusal {
-            None => Ok(()),
-            Some(e) => Err(e.clone()),
+        match self.uid {
+            _ if self.is_owner => Ok(()),
+            None => Err(AuthError::PeerUnknown),
+            Some(uid) if self.allowed.load().credentials.contains(&uid) => Ok(()),
+            Some(uid) => Err(AuthError::PeerNotAllowed {
+                uid,
+                owner: self.owner,
+            }),
         }
     }
 
     /// The owner or an allowed user: sees the full `/metrics` and `/readyz`
     /// and may keep its connection alive.
     pub fn trusted(&self) -> bool {
-        self.refusal.is_none()
+        self.check().is_ok()
+    }
+
+    /// The owner, or an allowed user named in `base_allowed_uids` too.
+    pub fn may_have_base(&self) -> bool {
+        self.is_owner
+            || (self.trusted()
+                && self
+                    .uid
+                    .is_some_and(|uid| self.allowed.load().base.contains(&uid)))
     }
 }
 
@@ -303,6 +355,32 @@ mod tests {
         );
         assert!(!peer.trusted());
         assert_eq!(peer.uid, Some(65_534));
+    }
+
+    #[test]
+    fn allowed_uids_swapped_in_apply_to_peers_already_decided() {
+        let policy = PeerPolicy::new(1000, [1001]).with_base([1001]);
+        let kept = policy.clone();
+        let allowed = policy.decide(addr(), Ok(1001));
+        let other = policy.decide(addr(), Ok(1002));
+        assert!(allowed.trusted() && allowed.may_have_base());
+        assert!(!other.trusted());
+        kept.set_allowed(AllowedUids {
+            credentials: [1002].into(),
+            base: BTreeSet::new(),
+        });
+        assert_eq!(
+            allowed.check(),
+            Err(AuthError::PeerNotAllowed {
+                uid: 1001,
+                owner: 1000
+            })
+        );
+        assert!(!allowed.may_have_base());
+        assert!(other.trusted() && !other.may_have_base());
+        let owner = policy.decide(addr(), Ok(1000));
+        assert!(owner.trusted() && owner.may_have_base());
+        assert_eq!(policy.allowed().credentials, [1002].into());
     }
 
     #[test]

@@ -137,7 +137,8 @@ pub(super) async fn answer(
     match name {
         None => role_list(state, sessions.roles),
         Some(name) => {
-            let vended = state.vend(state.profile(&name)?).await?;
+            let scope = state.profile(&name)?;
+            let vended = state.vend(&scope).await?;
             Ok(json(
                 StatusCode::OK,
                 imds_json(&vended.credentials, vended.issued_at),
@@ -204,15 +205,15 @@ fn check_session(
 }
 
 fn role_list(state: &AppState, roles: RoleList) -> Result<Resp, ApiError> {
-    if state.profiles.is_empty() {
+    let profiles = state.profiles();
+    if profiles.is_empty() {
         return Err(ApiError::NotFound("no profiles are configured".into()));
     }
     let shown = match roles {
         RoleList::DefaultOnly => 1,
-        RoleList::All => state.profiles.len(),
+        RoleList::All => profiles.len(),
     };
-    let names: Vec<&str> = state
-        .profiles
+    let names: Vec<&str> = profiles
         .iter()
         .take(shown)
         .map(|p| p.name.as_str())

@@ -25,9 +25,11 @@ pub mod slots;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::OnceLock;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -53,8 +55,8 @@ use crate::token::Token;
 pub struct AppState {
     pub cache: Cache,
     pub token: Token,
-    /// Default profile first.
-    pub profiles: Vec<Profile>,
+    /// Default profile first; swapped whole by a reload ([`AppState::set_profiles`]).
+    profiles: ArcSwap<Vec<Profile>>,
     /// IMDS sessions, when `--imds` is on.
     pub imds: Option<imds::Sessions>,
     pub metrics: Arc<Metrics>,
@@ -71,6 +73,21 @@ pub struct AppState {
     /// Paces the warning logged for each refused peer.
     refusals: refusals::RefusalLog,
     pub base: BaseAccess,
+    /// `/v1/status` and `/v1/reload`; `None` in tests of other routes.
+    pub operator: Option<Arc<dyn Operator>>,
+}
+
+/// What the daemon does for its own user beyond vending: reloading the
+/// configuration, and telling what it runs with. Implemented by
+/// [`crate::reload::Reloader`]; a trait, so the server does not import it.
+pub trait Operator: Send + Sync {
+    /// Re-reads the configuration and puts what may change in force.
+    fn reload(&self, state: &AppState) -> crate::status::ReloadReport;
+    /// What the daemon holds now, for `/v1/status`.
+    fn status<'a>(
+        &'a self,
+        state: &'a AppState,
+    ) -> futures_util::future::BoxFuture<'a, crate::status::Status>;
 }
 
 /// What the server shares with the rest of the daemon, by name: the parts
@@ -90,21 +107,35 @@ pub struct Shared {
     pub s3_endpoint: Option<SocketAddr>,
 }
 
-/// Who is served the base identity, and what `/readyz` tells of the S3 endpoint.
+/// The base identity, and what `/readyz` tells of the S3 endpoint.
 pub struct BaseAccess {
     pub identity: Option<Arc<BaseIdentity>>,
-    owner: u32,
-    uids: Vec<u32>,
     pub s3_endpoint: Option<SocketAddr>,
 }
 
 impl BaseAccess {
     /// The owner, or a user named in `base_allowed_uids`; `allowed_uids` alone is not enough.
     pub fn serves(&self, peer: &Peer) -> bool {
-        peer.trusted()
-            && peer
-                .uid
-                .is_some_and(|uid| uid == self.owner || self.uids.contains(&uid))
+        peer.may_have_base()
+    }
+}
+
+/// A scope to vend: a profile's, held with the profile list it came from
+/// (a reload cannot take it away mid-request, and nothing is copied), or
+/// one a query named.
+pub enum Scope {
+    Profile(Arc<Vec<Profile>>, usize),
+    Query(DataAccessRequest),
+}
+
+impl Deref for Scope {
+    type Target = DataAccessRequest;
+
+    fn deref(&self) -> &DataAccessRequest {
+        match self {
+            Scope::Profile(list, i) => &list[*i].request,
+            Scope::Query(request) => request,
+        }
     }
 }
 
@@ -132,10 +163,11 @@ impl AppState {
             imds: imds.map(imds::Sessions::new),
             cache,
             token,
-            profiles,
+            profiles: ArcSwap::from_pointee(profiles),
             ready,
             allow_remote: settings.allow_remote,
             peers: PeerPolicy::new(settings.owner, settings.allowed_uids.iter().copied())
+                .with_base(settings.base_allowed_uids.iter().copied())
                 .with_unmapped(settings.unknown_uid)
                 .with_lookup(PeerLookup::new(settings.peer_lookup)),
             clock,
@@ -144,21 +176,35 @@ impl AppState {
             limits: settings.limits.clone(),
             base: BaseAccess {
                 identity: base,
-                owner: settings.owner,
-                uids: settings.base_allowed_uids.clone(),
                 s3_endpoint,
             },
+            operator: None,
         }
     }
 
-    /// The scope of the profile called `name`, borrowed: a vend by profile
-    /// copies nothing.
-    pub fn profile(&self, name: &str) -> Result<&DataAccessRequest, ApiError> {
-        self.profiles
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| &p.request)
-            .ok_or_else(|| ApiError::UnknownProfile(truncate(name, 100).into()))
+    /// The scope of the profile called `name`: a vend by profile copies nothing.
+    pub fn profile(&self, name: &str) -> Result<Scope, ApiError> {
+        let list = self.profiles.load_full();
+        match list.iter().position(|p| p.name == name) {
+            Some(i) => Ok(Scope::Profile(list, i)),
+            None => Err(ApiError::UnknownProfile(truncate(name, 100).into())),
+        }
+    }
+
+    /// The default profile's scope, when there are profiles.
+    pub fn default_profile(&self) -> Option<Scope> {
+        let list = self.profiles.load_full();
+        (!list.is_empty()).then_some(Scope::Profile(list, 0))
+    }
+
+    /// Every profile, default first, as in force now.
+    pub fn profiles(&self) -> Arc<Vec<Profile>> {
+        self.profiles.load_full()
+    }
+
+    /// Puts `profiles` (default first) in force for the next request.
+    pub fn set_profiles(&self, profiles: Vec<Profile>) {
+        self.profiles.store(Arc::new(profiles));
     }
 
     /// Asks the cache, within the daemon's limit on requests being answered.

@@ -58,6 +58,14 @@ pub enum ApiError {
     BaseNotAllowed(u32),
     #[error(transparent)]
     Base(crate::base::BaseError),
+    /// `/v1/status` and `/v1/reload` are the daemon's own user's alone.
+    #[error(
+        "only the daemon's own user (uid {owner}) may ask for its status or a reload; uid {uid} may not"
+    )]
+    OwnerOnly { uid: u32, owner: u32 },
+    /// A reload read a configuration that fails its checks: every problem.
+    #[error("the configuration has {} problem(s); the one in force stays: {}", .0.len(), .0.join("; "))]
+    InvalidConfiguration(Vec<String>),
 }
 
 impl ApiError {
@@ -111,13 +119,27 @@ impl ApiError {
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
             ApiError::BaseNotAllowed(_) => (StatusCode::FORBIDDEN, "PeerNotAllowed"),
             ApiError::Base(_) => (StatusCode::SERVICE_UNAVAILABLE, "UpstreamUnavailable"),
+            ApiError::OwnerOnly { .. } => (StatusCode::FORBIDDEN, "PeerNotAllowed"),
+            ApiError::InvalidConfiguration(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "InvalidConfiguration")
+            }
         }
     }
 
     /// The JSON error body; 429 and 503 also say when to retry.
     pub fn into_response(self) -> Resp {
         let (status, code) = self.status_and_code();
-        let mut resp = json(status, error_json(code, &self.to_string()));
+        let body = match &self {
+            // The problems one by one too, for `grantd reload` to list.
+            ApiError::InvalidConfiguration(problems) => {
+                let mut body: serde_json::Value =
+                    serde_json::from_str(&error_json(code, &self.to_string())).unwrap_or_default();
+                body["problems"] = problems.clone().into();
+                body.to_string()
+            }
+            _ => error_json(code, &self.to_string()),
+        };
+        let mut resp = json(status, body);
         if matches!(
             status,
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE

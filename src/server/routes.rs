@@ -9,8 +9,6 @@
 //! its connection is closed after each answer. A route carries the label
 //! `/metrics` counts it under, so the table is written once.
 
-use std::borrow::Cow;
-
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
@@ -20,8 +18,7 @@ use super::auth::{self, AuthError, Peer};
 use super::imds::{self, Sessions};
 use super::query::{QueryError, parse_query, percent_decode};
 use super::response::{ApiError, Resp, json, text};
-use super::{AppState, truncate};
-use crate::scope::DataAccessRequest;
+use super::{AppState, Scope, truncate};
 use crate::wire::{base_json, container_json_prepared};
 
 const CREDENTIALS_PROFILE_PREFIX: &str = "/v1/credentials/";
@@ -39,6 +36,10 @@ pub(super) enum Route<'a> {
     CredentialsProfile(&'a str),
     /// `/v1/base-credentials`: the daemon's own identity, for the S3 endpoint's clients.
     BaseCredentials,
+    /// `/v1/status`: what the daemon holds now (`grantd status`), for its own user.
+    Status,
+    /// `/v1/reload`: re-read the configuration (`grantd reload`), for its own user.
+    Reload,
     /// `/latest/…` while IMDS is off.
     ImdsOff,
     Imds(&'a Sessions, imds::Route),
@@ -60,6 +61,8 @@ impl<'a> Route<'a> {
             "/metrics" => Route::Metrics,
             "/v1/credentials" | "/v1/credentials/" => Route::Credentials,
             "/v1/base-credentials" => Route::BaseCredentials,
+            "/v1/status" => Route::Status,
+            "/v1/reload" => Route::Reload,
             p => match p.strip_prefix(CREDENTIALS_PROFILE_PREFIX) {
                 Some(name) => Route::CredentialsProfile(name),
                 None => Route::NotFound,
@@ -76,6 +79,8 @@ impl<'a> Route<'a> {
             Route::Credentials
                 | Route::CredentialsProfile(_)
                 | Route::BaseCredentials
+                | Route::Status
+                | Route::Reload
                 | Route::Imds(..)
         )
     }
@@ -90,6 +95,8 @@ impl<'a> Route<'a> {
             Route::Credentials => "credentials",
             Route::CredentialsProfile(_) => "credentials_profile",
             Route::BaseCredentials => "base_credentials",
+            Route::Status => "status",
+            Route::Reload => "reload",
             Route::ImdsOff | Route::NotFound => "not_found",
             Route::Imds(_, route) => route.label(),
         }
@@ -135,11 +142,18 @@ async fn dispatch(
             | Route::Credentials
             | Route::CredentialsProfile(_)
             | Route::BaseCredentials
+            | Route::Status
     );
     if get_only && req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ApiError::WrongMethod {
             message: format!("{} takes GET", truncate(path, 200)),
             allow: Some("GET, HEAD"),
+        });
+    }
+    if matches!(route, Route::Reload) && req.method() != Method::POST {
+        return Err(ApiError::WrongMethod {
+            message: format!("{} takes POST", truncate(path, 200)),
+            allow: Some("POST"),
         });
     }
     if route.serves_credentials() {
@@ -155,6 +169,7 @@ async fn dispatch(
             credentials(state, req, |query| named_scope(state, name, query)).await
         }
         Route::BaseCredentials => base_credentials(state, peer, req).await,
+        Route::Status | Route::Reload => operate(state, peer, &route, req).await,
         Route::ImdsOff => Err(ApiError::NotFound(
             "IMDS routes are off; start grantd with --imds".into(),
         )),
@@ -178,10 +193,10 @@ fn check_peer(state: &AppState, peer: &Peer, route: &'static str) -> Result<(), 
 }
 
 /// The token first, so that a caller without it learns nothing of scopes or profiles.
-async fn credentials<'s>(
-    state: &'s AppState,
+async fn credentials(
+    state: &AppState,
     req: &Request<Incoming>,
-    scope: impl FnOnce(&str) -> Result<Cow<'s, DataAccessRequest>, ApiError>,
+    scope: impl FnOnce(&str) -> Result<Scope, ApiError>,
 ) -> Result<Resp, ApiError> {
     auth::check_token(&state.token, req.headers())?;
     let request = scope(req.uri().query().unwrap_or(""))?;
@@ -217,6 +232,43 @@ async fn base_credentials(
         StatusCode::OK,
         base_json(&session, expiration, state.ready.get().map(String::as_str)),
     ))
+}
+
+/// `/v1/status` and `/v1/reload`: the owner only (not `allowed_uids`), then
+/// the token, as every credential route.
+async fn operate(
+    state: &AppState,
+    peer: &Peer,
+    route: &Route<'_>,
+    req: &Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    if !peer.is_owner {
+        if let Some(unlogged) = state.refusals.admit(peer.uid, state.clock.now()) {
+            warn!(uid = peer.uid, peer = %peer.addr, route = route.label(), unlogged, "refused a peer that is not the daemon's own user");
+        }
+        return Err(ApiError::OwnerOnly {
+            uid: peer.uid.unwrap_or(u32::MAX),
+            owner: state.peers.owner(),
+        });
+    }
+    auth::check_token(&state.token, req.headers())?;
+    let Some(operator) = &state.operator else {
+        return Err(ApiError::NotFound(
+            "this server has no operator routes".into(),
+        ));
+    };
+    if matches!(route, Route::Reload) {
+        let report = operator.reload(state);
+        if !report.ok {
+            return Err(ApiError::InvalidConfiguration(report.problems));
+        }
+        return Ok(json(StatusCode::OK, to_json(&report)));
+    }
+    Ok(json(StatusCode::OK, to_json(&operator.status(state).await)))
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"))
 }
 
 /// The account id and the S3 endpoint only for a `trusted` peer.
@@ -260,29 +312,19 @@ fn metrics(state: &AppState, trusted: bool) -> Resp {
 }
 
 /// `/v1/credentials/<name>`: the profile's scope; a query would be ignored, so it is refused.
-fn named_scope<'s>(
-    state: &'s AppState,
-    raw: &str,
-    query: &str,
-) -> Result<Cow<'s, DataAccessRequest>, ApiError> {
+fn named_scope(state: &AppState, raw: &str, query: &str) -> Result<Scope, ApiError> {
     if !query.is_empty() {
         return Err(QueryError::ProfileTakesNoQuery.into());
     }
-    state.profile(&percent_decode(raw)?).map(Cow::Borrowed)
+    state.profile(&percent_decode(raw)?)
 }
 
 /// `/v1/credentials[?…]`: the query's scope, or the default profile without one.
-fn queried_scope<'s>(
-    state: &'s AppState,
-    query: &str,
-) -> Result<Cow<'s, DataAccessRequest>, ApiError> {
+fn queried_scope(state: &AppState, query: &str) -> Result<Scope, ApiError> {
     if query.is_empty() {
-        return match state.profiles.first() {
-            Some(p) => Ok(Cow::Borrowed(&p.request)),
-            None => Err(ApiError::NoDefaultProfile),
-        };
+        return state.default_profile().ok_or(ApiError::NoDefaultProfile);
     }
-    Ok(Cow::Owned(parse_query(query)?))
+    Ok(Scope::Query(parse_query(query)?))
 }
 
 #[cfg(test)]

@@ -98,7 +98,8 @@ pub struct AwsUpstream {
     clients: Mutex<HashMap<String, aws_sdk_s3control::Client>>,
     sts: aws_sdk_sts::Client,
     configured_account: Option<String>,
-    caller_account: OnceCell<String>,
+    /// `GetCallerIdentity`'s account and ARN, asked once.
+    caller: OnceCell<(String, String)>,
     /// (prefix, region) → owner account, bounded; one lookup per prefix at a time.
     owners: Owners,
     metrics: Arc<Metrics>,
@@ -146,7 +147,7 @@ impl AwsUpstream {
             audit_context: settings.audit_context.map(|c| c.value().to_string()),
             clients: Mutex::default(),
             configured_account: settings.account_id,
-            caller_account: OnceCell::new(),
+            caller: OnceCell::new(),
             owners: Owners::default(),
             metrics,
         })
@@ -177,20 +178,28 @@ impl AwsUpstream {
     }
 
     async fn caller_account(&self) -> Result<String, UpstreamError> {
-        self.caller_account
+        Ok(self.caller().await?.0.clone())
+    }
+
+    /// The base identity's account and ARN, from `GetCallerIdentity` once.
+    async fn caller(&self) -> Result<&(String, String), UpstreamError> {
+        self.caller
             .get_or_try_init(|| async {
                 let started = tokio::time::Instant::now();
                 let result = self.sts.get_caller_identity().send().await;
                 self.record("GetCallerIdentity", &result, started);
                 let reach = Reach::sts(self.sts_endpoint.as_deref(), &self.region);
                 let out = result.map_err(|e| sdk_error("GetCallerIdentity", &reach, e))?;
-                out.account()
-                    .filter(|a| is_account_id(a))
-                    .map(str::to_string)
-                    .ok_or_else(|| malformed("GetCallerIdentity answered without a valid Account"))
+                let account = out.account().filter(|a| is_account_id(a)).ok_or_else(|| {
+                    malformed("GetCallerIdentity answered without a valid Account")
+                })?;
+                let arn = out
+                    .arn()
+                    .filter(|a| a.starts_with("arn:"))
+                    .ok_or_else(|| malformed("GetCallerIdentity answered without a valid Arn"))?;
+                Ok((account.to_string(), arn.to_string()))
             })
             .await
-            .cloned()
     }
 
     async fn instance_account(
@@ -376,6 +385,10 @@ impl Upstream for AwsUpstream {
                 None => self.caller_account().await,
             }
         })
+    }
+
+    fn caller_arn(&self) -> BoxFuture<'_, Result<String, UpstreamError>> {
+        Box::pin(async { Ok(self.caller().await?.1.clone()) })
     }
 }
 

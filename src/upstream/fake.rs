@@ -169,4 +169,8 @@ impl Upstream for ScriptedUpstream {
     fn resolve_identity(&self) -> BoxFuture<'_, Result<String, UpstreamError>> {
         Box::pin(async { Ok(FAKE_ACCOUNT.to_string()) })
     }
+
+    fn caller_arn(&self) -> BoxFuture<'_, Result<String, UpstreamError>> {
+        Box::pin(async { Ok(format!("arn:aws:iam::{FAKE_ACCOUNT}:role/grantd-test")) })
+    }
 }

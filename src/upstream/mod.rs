@@ -127,6 +127,18 @@ pub trait Upstream: Send + Sync + 'static {
 
     /// Resolves the daemon's own identity (account id); `/readyz` waits for it.
     fn resolve_identity(&self) -> BoxFuture<'_, Result<String, UpstreamError>>;
+
+    /// The ARN of the daemon's own identity (STS `GetCallerIdentity`, asked
+    /// once), for `grantd status`.
+    fn caller_arn(&self) -> BoxFuture<'_, Result<String, UpstreamError>> {
+        Box::pin(async {
+            Err(UpstreamError::new(
+                ErrorKind::Unavailable,
+                "NotKnown",
+                "this upstream does not tell its caller's ARN",
+            ))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -76,3 +76,4 @@ mod loads;
 mod refresh;
 mod schedule;
 mod soak;
+mod status;
