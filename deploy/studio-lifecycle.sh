@@ -1,38 +1,10 @@
 #!/usr/bin/env bash
-# SageMaker Studio space lifecycle configuration (JupyterLab / Code Editor).
-# Runs at app start, as the space user, and must finish within 5 minutes: it
-# installs grantd if needed, starts it under a small supervisor with the
-# space's execution role, waits until it is ready, and makes every new shell,
-# notebook kernel and Spark session started from them use it. Under 16,384
-# characters.
-#
-#   GRANTD_MODE        s3 (default): shells and kernels keep the execution
-#                      role for every AWS call, and S3 goes through grantd's
-#                      S3 endpoint, a grant chosen per request (Spark s3a too,
-#                      through a spark-defaults.conf of ours); credentials:
-#                      the default profile's grant is their only identity
-#   GRANTD_S3_LISTEN   the S3 endpoint, defaults to 127.0.0.1:7913
-#   GRANTD_WHEEL       a wheel to pip install into GRANTD_VENV: a path, an
-#                      s3:// URL (fetched with the execution role), or
-#                      anything pip takes (e.g. grantd==0.1.0 with PIP_INDEX_URL)
-#   GRANTD_VENV        defaults to ~/.local/share/grantd/venv
-#   GRANTD_BINARY_S3   or: an s3:// URL of the binary, copied to GRANTD_BIN
-#   GRANTD_BIN         the binary (default: the venv's with GRANTD_WHEEL, else
-#                      ~/.local/bin/grantd)
-#   GRANTD_CONFIG      the profiles (default ~/.config/grantd/grantd.toml,
-#                      written with an example on first run)
-#   GRANTD_LISTEN      defaults to 127.0.0.1:7911
-#
-# Safe to run again, or twice at once: a lock serialises runs, and one
-# supervisor (itself single-instance under a lock) runs one daemon, restarting
-# it with backoff when it dies. Stop both with
-#   bash ~/.config/grantd/supervise stop
-# The run directory (token, address, pid files, log) is $XDG_RUNTIME_DIR/grantd,
-# else ~/.local/state/grantd. If it exists but is not ours, or others can
-# write it, the script does not trust it and does not fail either (a failing
-# lifecycle configuration keeps the whole app from starting): it uses a fresh
-# private directory from mktemp, says so on stderr, and remembers it in
-# ~/.config/grantd/run-dir for the next run.
+# SageMaker Studio space lifecycle configuration (JupyterLab / Code Editor):
+# installs grantd, runs it under a supervisor with the space's execution
+# role, and points every new shell, kernel and Spark session at it. At most
+# 12,288 bytes (16,384 once base64-encoded, the API's limit). Settings
+# (GRANTD_MODE, GRANTD_WHEEL, GRANTD_CONFIG, ...) and how it works:
+# deploy/README.md. `bash ~/.config/grantd/supervise stop|reload`.
 set -euo pipefail
 
 CONF_DIR=$HOME/.config/grantd
@@ -51,10 +23,8 @@ case $GRANTD_MODE in
   *) echo "$me: GRANTD_MODE must be s3 or credentials, not '$GRANTD_MODE'" >&2; exit 1 ;;
 esac
 
-# A directory is private when it is a real directory (not a symlink) that we
-# own and nobody else can write: then nobody else planted a file in it.
+# A real directory (no symlink) of ours that nobody else can write.
 private_dir() {
-  # mkdir may lose a race with a concurrent run: what counts is what is there.
   [[ -e $1 || -L $1 ]] || mkdir -m 700 -- "$1" 2>/dev/null || true
   [[ -d $1 && ! -L $1 && -O $1 ]] && ((!(8#$(stat -c %a -- "$1") & 8#022))) &&
     chmod 700 -- "$1"
@@ -65,11 +35,7 @@ private_dir "$CONF_DIR" || {
   echo "$me: $CONF_DIR is not a private directory of $(id -un); grantd not started" >&2
   exit 1
 }
-# One run at a time, to the end of the script: a second run, even while the
-# first one's daemon is still starting, finds that supervisor instead of
-# starting another, installs nothing twice, picks the same run directory, and
-# adds the line to ~/.bashrc once. The lock is released when this shell
-# exits. Without flock, the pid checks alone.
+# One run at a time, to the end of the script (without flock: pid checks).
 if command -v flock >/dev/null; then
   exec 9>"$CONF_DIR/lock"
   flock -w 150 9 || {
@@ -78,8 +44,7 @@ if command -v flock >/dev/null; then
   }
 fi
 
-# Install: a wheel into a venv of ours (again only when GRANTD_WHEEL changes),
-# or the binary from S3 (once).
+# Install a wheel into our venv (again when GRANTD_WHEEL changes), or the binary from S3.
 if [[ -n $GRANTD_WHEEL ]]; then
   stamp=$GRANTD_VENV/.grantd-wheel
   if [[ ! -x $GRANTD_BIN || $(cat "$stamp" 2>/dev/null) != "$GRANTD_WHEEL" ]]; then
@@ -138,8 +103,7 @@ permission = "READ"
 TOML
 fi
 
-# The daemon's settings, shared by the supervisor, `grantd env` and `grantd
-# creds`. Written whole and renamed: a supervisor may be reading it.
+# The daemon's settings, for the supervisor and the grantd commands; renamed into place.
 tmp=$(mktemp "$CONF_DIR/daemon.env.XXXXXX")
 cat >"$tmp" <<ENV
 export GRANTD_BIN='$GRANTD_BIN'
@@ -155,15 +119,10 @@ ENV
 mv -f -- "$tmp" "$CONF_DIR/daemon.env"
 # shellcheck disable=SC1091
 source "$CONF_DIR/daemon.env"
-# A bad configuration is reported now, not restarted every minute.
 "$GRANTD_BIN" check >/dev/null
 
-# The supervisor: `grantd serve` as its child, restarted when it exits, after
-# 1 s doubling to 60 s, back to 1 s once a daemon has run for a minute. It
-# holds supervisor.lock for its life, so a second one exits at once; it stops
-# the daemon and exits on SIGTERM/SIGINT (`supervise stop` sends it). The
-# daemon keeps the token file, so a restarted daemon has the same token, and
-# the port it bound (even with port 0), so clients find it where they did.
+# The supervisor: restarts `grantd serve` with backoff (1 s doubling to 60 s)
+# on the same address, and runs `grantd reload` when GRANTD_CONFIG changes.
 tmp=$(mktemp "$CONF_DIR/supervise.XXXXXX")
 cat >"$tmp" <<'SUPERVISOR'
 #!/usr/bin/env bash
@@ -174,8 +133,7 @@ source "$HOME/.config/grantd/daemon.env"
 me=$HOME/.config/grantd/supervise
 sup_pid=$RUN_DIR/supervisor.pid
 
-# Whether the supervisor pid file names a live supervisor of ours (the pid
-# may since belong to another process).
+# The pid of a live supervisor of ours.
 running() {
   local pid cmd
   pid=$(cat "$sup_pid" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] &&
@@ -183,6 +141,22 @@ running() {
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) &&
     [[ $cmd == *" $me "* ]] && echo "$pid"
 }
+
+conf_stamp() { stat -c '%y %s %i' -- "$GRANTD_CONFIG" 2>/dev/null || echo missing; }
+log() { echo "supervise: $(date -u +%FT%TZ) $*"; }
+reload() {
+  if "$GRANTD_BIN" reload 8>&- 9>&-; then
+    log "grantd reload: done"
+  else
+    log "grantd reload refused $GRANTD_CONFIG; the daemon keeps the configuration in force (grantd check lists the problems)"
+    return 1
+  fi
+}
+
+if [[ ${1:-} == reload ]]; then
+  reload
+  exit
+fi
 
 if [[ ${1:-} == stop ]]; then
   pid=$(running) || exit 0
@@ -202,7 +176,6 @@ elif running >/dev/null; then
   exit 0
 fi
 echo $$ >"$sup_pid"
-log() { echo "supervise: $(date -u +%FT%TZ) $*"; }
 
 stopping=0
 child=
@@ -214,18 +187,26 @@ trap on_stop TERM INT
 delay=1
 started_once=0
 while ((!stopping)); do
-  # Restarts keep the address clients were given.
   if ((started_once)) && [[ $GRANTD_LISTEN == *:0 && -s $GRANTD_ADDR_FILE ]]; then
     GRANTD_LISTEN=$(cat "$GRANTD_ADDR_FILE")
   fi
   rm -f -- "$GRANTD_ADDR_FILE"
-  # IMDS stays off: nothing here uses it (README: how to opt in). The locks
-  # are not the daemon's to hold.
   "$GRANTD_BIN" serve </dev/null 8>&- 9>&- &
   child=$!
   echo "$child" >"$RUN_DIR/grantd.pid"
   started_once=1
   began=$SECONDS
+  seen=$(conf_stamp)
+  while ((!stopping)) && kill -0 "$child" 2>/dev/null; do
+    sleep 2 8>&- &
+    wait "$!"
+    now=$(conf_stamp)
+    if [[ $now != "$seen" ]] && ((!stopping)); then
+      seen=$now
+      log "$GRANTD_CONFIG changed; asking grantd to reload it"
+      reload || true
+    fi
+  done
   wait "$child"
   status=$?
   ((stopping)) && wait "$child" 2>/dev/null
@@ -243,7 +224,7 @@ SUPERVISOR
 mv -f -- "$tmp" "$CONF_DIR/supervise"
 chmod 700 "$CONF_DIR/supervise"
 
-# Whether a file names a live process whose command line contains $2.
+# Whether file $1 names a live process whose command line has $2.
 alive() {
   local pid cmd
   pid=$(cat "$1" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] &&
@@ -253,8 +234,7 @@ alive() {
 supervisor_running() { alive "$RUN_DIR/supervisor.pid" " $CONF_DIR/supervise "; }
 
 if ! supervisor_running; then
-  # A daemon left by a supervisor that was killed outright holds the port:
-  # stop it, so that the files below can only name the new supervisor's.
+  # A daemon left by a killed supervisor holds the port: stop it.
   if alive "$RUN_DIR/grantd.pid" "$GRANTD_BIN serve "; then
     old=$(cat "$RUN_DIR/grantd.pid")
     echo "$me: stopping grantd $old, left by a supervisor that is gone" >&2
@@ -265,14 +245,11 @@ if ! supervisor_running; then
     done
   fi
   rm -f -- "$RUN_DIR/supervisor.pid" "$RUN_DIR/grantd.pid" "$GRANTD_ADDR_FILE"
-  # The space's execution role (RELATIVE_URI) is the daemon's base identity.
-  # fd 9 is closed for the supervisor, or it would hold our lock for its life.
+  # The execution role (RELATIVE_URI) is its base identity; fd 9 is our lock.
   nohup setsid bash "$CONF_DIR/supervise" run >>"$RUN_DIR/grantd.log" 2>&1 </dev/null 9>&- &
 fi
 
-# Wait for our daemon's address file, so that `ready` cannot be answered by
-# whoever else holds the port. A supervisor in its longest backoff restarts
-# the daemon within 60 s.
+# Our daemon's address file first, so no squatter answers `ready`.
 for ((i = 0; i < 750; i++)); do
   if [[ -s $GRANTD_ADDR_FILE ]] && alive "$RUN_DIR/grantd.pid" "$GRANTD_BIN serve"; then break; fi
   ((i < 20)) || supervisor_running || break
@@ -285,13 +262,9 @@ if [[ ! -s $GRANTD_ADDR_FILE ]]; then
 fi
 "$GRANTD_BIN" ready --wait 90
 
-# Shells: the client environment, with RELATIVE_URI removed. Written whole
-# and renamed, so that a shell starting now reads the old file or the new one.
-# In s3 mode: the execution role through grantd, S3 through its S3 endpoint
-# (for rclone and Spark s3a too: a spark-defaults.conf of ours), no secret in
-# any file.
+# Shells: the client environment (RELATIVE_URI removed), renamed into place;
+# no secret in any file. s3 mode: Spark s3a and rclone through the endpoint.
 if [[ $GRANTD_MODE == s3 ]]; then
-  # Spark's own settings (a SageMaker image ships some) are kept.
   client_env=$("$GRANTD_BIN" env --s3 --spark-conf-dir "$CONF_DIR/spark")
 else
   client_env=$("$GRANTD_BIN" env)

@@ -300,3 +300,13 @@ fn a_run_directory_another_user_created_is_not_used_and_does_not_abort_the_app()
     );
     assert_eq!(daemons_with_home(home).len(), 1);
 }
+
+#[test]
+fn the_script_fits_a_lifecycle_configuration_once_base64_encoded() {
+    // CreateStudioLifecycleConfig takes the script base64-encoded, at most
+    // 16,384 characters of it: 12,288 bytes of script.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/studio-lifecycle.sh");
+    let bytes = std::fs::metadata(path).unwrap().len();
+    let encoded = bytes.div_ceil(3) * 4;
+    assert!(encoded <= 16_384, "{bytes} bytes, {encoded} in base64");
+}

@@ -212,3 +212,43 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
     assert!(status.success());
     wheel
 }
+
+#[test]
+fn an_edited_configuration_is_put_in_force_by_a_reload_not_a_restart() {
+    let emu = emulator(None);
+    let space = Space::new("studio-reload");
+    assert_success(&space.lcc(&emu).output().unwrap());
+    let daemon = space.wait_for_one_ready_daemon(None);
+    let (addr, token) = (space.daemon_addr(), space.token());
+    let config = space.home().join(".config/grantd/grantd.toml");
+    let team = |text: &str| -> u16 { get(addr, "/v1/credentials/team", Some(text)).status };
+    assert_eq!(team(&token), 404, "no such profile yet");
+
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[profiles.team]\ntarget = \"s3://{BUCKET}/Product/*\"\npermission = \"READ\"\n"
+    ));
+    std::fs::write(&config, &text).unwrap();
+    wait_for(
+        "the supervisor to reload",
+        || (team(&token) == 200).then_some(()),
+        || space.log(),
+    );
+    assert_eq!(space.daemons(), [daemon], "the same daemon: no restart");
+    let log = space.log();
+    assert!(log.contains("changed; asking grantd to reload it"), "{log}");
+    assert!(log.contains("in force now: profile team"), "{log}");
+
+    // A file with a problem: refused, every problem logged, the old one kept.
+    std::fs::write(&config, format!("{text}\nmystery = true\n")).unwrap();
+    wait_for(
+        "the refusal in the log",
+        || space.log().contains("grantd reload refused").then_some(()),
+        || space.log(),
+    );
+    assert!(space.log().contains("mystery"), "{}", space.log());
+    assert_eq!(team(&token), 200);
+    let out = space.supervise("reload").output().unwrap();
+    assert!(!out.status.success(), "{}", transcript(&out));
+    assert_eq!(space.daemons(), [daemon]);
+}

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use common::*;
-use deploy_support::{chown, mode, owner};
+use deploy_support::{chown, mode, owner, transcript};
 
 fn unit_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/systemd/grantd@.service")
@@ -117,23 +117,29 @@ fn the_units_settings_run_a_daemon_for_its_user_only() {
     let text = unit_text();
     let exec = values(&text, "ExecStart");
     assert_eq!(exec, ["/usr/local/bin/grantd serve"]);
-    let mut cmd = Command::new(BIN);
-    cmd.args(exec[0].split_whitespace().skip(1));
-    client_env(&mut cmd);
-    for assignment in values(&text, "Environment") {
-        let (key, value) = assignment.split_once('=').unwrap();
-        cmd.env(key, expand(value, &runtime, instance));
-    }
-    // What /etc/grantd/nobody.env would say, and the emulator as AWS.
-    cmd.env("GRANTD_CONFIG", &config)
-        .env("GRANTD_LISTEN", "127.0.0.1:0")
-        .env("AWS_ENDPOINT_URL_S3_CONTROL", emu.url())
+    // The unit's environment, as systemd gives it to ExecStart= and ExecReload=.
+    let unit_command = |exec: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(exec.split_whitespace().skip(1));
+        client_env(&mut cmd);
+        for assignment in values(&text, "Environment") {
+            let (key, value) = assignment.split_once('=').unwrap();
+            cmd.env(key, expand(value, &runtime, instance));
+        }
+        // What /etc/grantd/nobody.env would say.
+        cmd.env("GRANTD_CONFIG", &config)
+            .env("GRANTD_LISTEN", "127.0.0.1:0")
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .current_dir("/");
+        cmd
+    };
+    let mut cmd = unit_command(&exec[0]);
+    // The emulator as AWS.
+    cmd.env("AWS_ENDPOINT_URL_S3_CONTROL", emu.url())
         .env("AWS_ENDPOINT_URL_STS", emu.url())
         .env("AWS_ACCESS_KEY_ID", ROLE_A_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", ROLE_A_SECRET)
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .current_dir("/");
+        .env("AWS_SECRET_ACCESS_KEY", ROLE_A_SECRET);
     let log = root.path().join("grantd.log");
     let _daemon = Daemon(
         cmd.stdout(Stdio::null())
@@ -169,4 +175,24 @@ fn the_units_settings_run_a_daemon_for_its_user_only() {
     // Root is another user to this daemon: refused even with the token.
     let other = get(addr, "/v1/credentials/usera", Some(&token));
     assert_eq!(other.status, 403, "{}", other.body);
+
+    // `systemctl reload`: ExecReload= with the unit's environment, as its
+    // user, puts an edited configuration in force in the running daemon.
+    let reload = values(&text, "ExecReload");
+    assert_eq!(reload, ["/usr/local/bin/grantd reload"]);
+    std::fs::write(&config, format!("allowed_uids = [0]\n{PROFILES}")).unwrap();
+    let out = unit_command(&reload[0]).output().unwrap();
+    assert!(out.status.success(), "{}", transcript(&out));
+    let now_allowed = get(addr, "/v1/credentials/usera", Some(&token));
+    assert_eq!(now_allowed.status, 200, "{}", now_allowed.body);
+    // A file with a problem fails the reload and changes nothing.
+    std::fs::write(
+        &config,
+        format!("allowed_uids = [0]\nmystery = 1\n{PROFILES}"),
+    )
+    .unwrap();
+    let out = unit_command(&reload[0]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", transcript(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mystery"));
+    assert_eq!(get(addr, "/v1/credentials/usera", Some(&token)).status, 200);
 }
