@@ -24,7 +24,6 @@ use crate::metrics::Metrics;
 use crate::reload::{self, ConfigOrigin, Place, Reloader};
 use crate::s3::upstream::{BadEndpoint, Upstream};
 use crate::s3::{S3Settings, S3State};
-use crate::server::Operator;
 use crate::server::peer::{LookupMode, PeerLookup};
 use crate::server::{self, AppState, Shared};
 use crate::token::{self, Origin, Token, TokenError};

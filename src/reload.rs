@@ -150,7 +150,24 @@ pub fn settle(
 }
 
 impl Operator for Reloader {
-    fn reload(&self, state: &AppState) -> ReloadReport {
+    fn reload_json(&self, state: &AppState) -> Result<String, Vec<String>> {
+        let report = self.reload(state);
+        match report.ok {
+            true => Ok(serde_json::to_string(&report).unwrap_or_default()),
+            false => Err(report.problems),
+        }
+    }
+
+    fn status_json<'a>(&'a self, state: &'a AppState) -> BoxFuture<'a, String> {
+        Box::pin(
+            async move { serde_json::to_string(&self.status(state).await).unwrap_or_default() },
+        )
+    }
+}
+
+impl Reloader {
+    /// Re-reads the configuration; see the module docs.
+    pub fn reload(&self, state: &AppState) -> ReloadReport {
         let mut in_force = self.in_force();
         in_force.reloads += 1;
         let at = format_timestamp(self.clock.now());
@@ -199,28 +216,25 @@ impl Operator for Reloader {
         report
     }
 
-    fn status<'a>(&'a self, state: &'a AppState) -> BoxFuture<'a, Status> {
-        Box::pin(async move {
-            let now = self.clock.now();
-            let (daemon, config) = {
-                let in_force = self.in_force();
-                (self.daemon(state, now), config_status(&in_force, state))
-            };
-            let arn = tokio::time::timeout(status::ARN_TIMEOUT, self.upstream.caller_arn())
-                .await
-                .map_err(|_| {
-                    format!(
-                        "STS GetCallerIdentity did not answer within {} s",
-                        status::ARN_TIMEOUT.as_secs()
-                    )
-                })
-                .and_then(|r| r.map_err(|e| e.to_string()));
-            status::gather(state, daemon, config, arn).await
-        })
+    /// What the daemon holds now.
+    pub async fn status(&self, state: &AppState) -> Status {
+        let now = self.clock.now();
+        let (daemon, config) = {
+            let in_force = self.in_force();
+            (self.daemon(state, now), config_status(&in_force, state))
+        };
+        let arn = tokio::time::timeout(status::ARN_TIMEOUT, self.upstream.caller_arn())
+            .await
+            .map_err(|_| {
+                format!(
+                    "STS GetCallerIdentity did not answer within {} s",
+                    status::ARN_TIMEOUT.as_secs()
+                )
+            })
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        status::gather(state, daemon, config, arn).await
     }
-}
 
-impl Reloader {
     fn daemon(&self, state: &AppState, now: SystemTime) -> DaemonStatus {
         DaemonStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),

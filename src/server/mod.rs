@@ -81,13 +81,14 @@ pub struct AppState {
 /// configuration, and telling what it runs with. Implemented by
 /// [`crate::reload::Reloader`]; a trait, so the server does not import it.
 pub trait Operator: Send + Sync {
-    /// Re-reads the configuration and puts what may change in force.
-    fn reload(&self, state: &AppState) -> crate::status::ReloadReport;
-    /// What the daemon holds now, for `/v1/status`.
-    fn status<'a>(
+    /// Re-reads the configuration and puts what may change in force: what
+    /// it did as JSON, or every problem of a configuration it refused.
+    fn reload_json(&self, state: &AppState) -> Result<String, Vec<String>>;
+    /// What the daemon holds now, as JSON, for `/v1/status`.
+    fn status_json<'a>(
         &'a self,
         state: &'a AppState,
-    ) -> futures_util::future::BoxFuture<'a, crate::status::Status>;
+    ) -> futures_util::future::BoxFuture<'a, String>;
 }
 
 /// What the server shares with the rest of the daemon, by name: the parts

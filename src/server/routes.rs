@@ -258,17 +258,12 @@ async fn operate(
         ));
     };
     if matches!(route, Route::Reload) {
-        let report = operator.reload(state);
-        if !report.ok {
-            return Err(ApiError::InvalidConfiguration(report.problems));
-        }
-        return Ok(json(StatusCode::OK, to_json(&report)));
+        let report = operator
+            .reload_json(state)
+            .map_err(ApiError::InvalidConfiguration)?;
+        return Ok(json(StatusCode::OK, report));
     }
-    Ok(json(StatusCode::OK, to_json(&operator.status(state).await)))
-}
-
-fn to_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"))
+    Ok(json(StatusCode::OK, operator.status_json(state).await))
 }
 
 /// The account id and the S3 endpoint only for a `trusted` peer.
