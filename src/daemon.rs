@@ -134,7 +134,9 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr, &Token),
 ) -> Result<(), DaemonError> {
     // Before anything else: SIGHUP's default action ends the process.
-    let hangups = signal(SignalKind::hangup()).ok();
+    let hangups = signal(SignalKind::hangup())
+        .inspect_err(|e| warn!(error = %e, "cannot handle SIGHUP; use grantd reload to reload"))
+        .ok();
     let namespace = UserNamespace::current();
     reload::settle(&mut settings, &namespace)?;
     let settings = settings;

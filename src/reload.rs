@@ -212,6 +212,9 @@ impl Reloader {
                 }
             }
         };
+        state
+            .metrics
+            .reload(if report.ok { "applied" } else { "refused" });
         in_force.last = Some(report.clone());
         report
     }

@@ -316,6 +316,11 @@ fn a_reload_with_requests_in_flight_puts_profiles_uids_and_log_level_in_force_an
     assert_eq!(loads, 1, "usera stayed cached; product was loaded once");
     let st = status(&s.daemon);
     assert_eq!(st["config"]["reloads"], 7);
+    let metrics = get(addr, "/metrics", None).body;
+    assert!(
+        metrics.contains("grantd_config_reloads_total{outcome=\"applied\"} 7"),
+        "{metrics}"
+    );
     assert_eq!(st["config"]["allowed_uids"][0], NOBODY);
     assert!(s.daemon.running());
     assert_eq!(s.daemon.terminate(), 0);
@@ -357,6 +362,11 @@ fn a_bad_configuration_is_refused_with_every_problem_and_the_old_one_stays() {
         2
     );
     assert_eq!(st["config"]["log_level"], "RUST_LOG or info");
+    let metrics = get(s.daemon.addr, "/metrics", None).body;
+    assert!(
+        metrics.contains("grantd_config_reloads_total{outcome=\"refused\"} 2"),
+        "{metrics}"
+    );
 
     // A setting that takes a restart is named, and not applied.
     write_config(&s.daemon, &format!("max_entries = 50\n{PROFILES}"));

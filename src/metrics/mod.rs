@@ -71,6 +71,8 @@ pub struct Metrics {
     evictions: Mutex<BTreeMap<&'static str, u64>>,
     /// reason → connections closed at accept for want of a place.
     shed: Mutex<BTreeMap<&'static str, u64>>,
+    /// outcome → configuration reloads (`SIGHUP`, `grantd reload`).
+    reloads: Mutex<BTreeMap<&'static str, u64>>,
     /// Times an upstream circuit opened.
     pub circuit_opened: AtomicU64,
     /// Upstream calls refused by an open circuit.
@@ -111,6 +113,11 @@ impl Metrics {
 
     pub fn shed(&self, reason: &'static str) {
         bump(&self.shed, reason);
+    }
+
+    /// A configuration reload: `applied` or `refused`.
+    pub fn reload(&self, outcome: &'static str) {
+        bump(&self.reloads, outcome);
     }
 
     pub fn hit(&self) {
@@ -235,6 +242,23 @@ impl Metrics {
             .iter()
         {
             let _ = writeln!(w, "grantd_refreshes_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        header(
+            w,
+            "grantd_config_reloads_total",
+            "counter",
+            "configuration reloads (SIGHUP, grantd reload) by outcome",
+        );
+        for (outcome, n) in self
+            .reloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                w,
+                "grantd_config_reloads_total{{outcome=\"{outcome}\"}} {n}"
+            );
         }
         header(
             w,
