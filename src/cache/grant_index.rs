@@ -4,7 +4,9 @@
 //! has since been replaced under the same key leaves the key in place.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+use moka::notification::RemovalCause;
 
 use super::KeyHasher;
 use crate::scope::DataAccessRequest;
@@ -117,6 +119,24 @@ impl GrantIndex {
             }
             None => self.other.retain(|indexed| !gone(indexed)),
         }
+    }
+}
+
+/// The entries' eviction listener: a removed entry's key leaves the grant
+/// index, but only while the index names that very entry (`id`). A notice
+/// that comes late, after a newer entry took the key (a size eviction racing
+/// a load), leaves the newer entry indexed.
+pub(super) fn unindex_removed(
+    index: &RwLock<GrantIndex>,
+    key: &DataAccessRequest,
+    id: u64,
+    cause: RemovalCause,
+) {
+    if cause != RemovalCause::Replaced {
+        index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove_entry(key, id);
     }
 }
 

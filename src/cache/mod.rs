@@ -59,7 +59,6 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
-use moka::notification::RemovalCause;
 use moka::ops::compute::Op;
 use tracing::{debug, info, warn};
 
@@ -125,7 +124,7 @@ impl Cache {
             .max_capacity(settings.max_entries)
             .eviction_listener(
                 move |key: Arc<Arc<DataAccessRequest>>, entry: Arc<Entry>, cause| {
-                    unindex_removed(&index, &key, &entry, cause)
+                    grant_index::unindex_removed(&index, &key, entry.id, cause)
                 },
             )
             .build_with_hasher(KeyHasher::default());
@@ -479,24 +478,6 @@ fn entry_key(request: &DataAccessRequest, vended: &Vended) -> DataAccessRequest 
             _ => request.clone(),
         },
         _ => request.clone(),
-    }
-}
-
-/// The entries' eviction listener: a removed entry's key leaves the grant
-/// index, but only while the index names that very entry. A notice that
-/// comes late, after a newer entry took the key (a size eviction racing a
-/// load), leaves the newer entry indexed.
-fn unindex_removed(
-    index: &RwLock<GrantIndex>,
-    key: &DataAccessRequest,
-    entry: &Entry,
-    cause: RemovalCause,
-) {
-    if cause != RemovalCause::Replaced {
-        index
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove_entry(key, entry.id);
     }
 }
 

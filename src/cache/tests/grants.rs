@@ -258,11 +258,11 @@ async fn a_late_eviction_notice_leaves_the_newer_entry_indexed() {
     let inside = |name: &str| req(&format!("s3://bucket/UserA/{name}"), Permission::ReadWrite);
     h.cache.get(&inside("x")).await.unwrap();
     assert_eq!(h.upstream.calls(), 2, "the grant was cached again");
-    unindex_removed(
+    grant_index::unindex_removed(
         &h.cache.inner.grants,
         &user_a(),
-        &dropped,
-        RemovalCause::Size,
+        dropped.id,
+        moka::notification::RemovalCause::Size,
     );
     h.cache.get(&inside("y")).await.unwrap();
     assert_eq!(h.upstream.calls(), 2, "the newer entry is still found");
