@@ -2,7 +2,7 @@
 //! [`Entry`] that holds them between refreshes and tracks whether anyone
 //! asked for it since the last refresh.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -76,25 +76,28 @@ pub(super) struct Entry {
     current: RwLock<Arc<Vended>>,
     /// Requests served from this entry, the one that made it included.
     served: AtomicU64,
-    /// `served` when the refresh last looked: someone asked for this scope
-    /// since then when the two differ, and only such scopes are refreshed.
-    /// Starts apart from `served`, for the request that made the entry.
-    seen: AtomicU64,
-    /// How its renewals go, for `grantd status`; written only by the refresh.
-    renewal: Mutex<Renewal>,
+    /// The low 32 bits of `served` when the refresh last looked: someone
+    /// asked for this scope since then when they differ, and only such
+    /// scopes are refreshed. Starts apart, for the request that made the
+    /// entry. (A wrap to the same bits would take 2^32 requests between two
+    /// looks, half an hour apart.)
+    seen: AtomicU32,
+    /// A renewal is waiting for the upstream now.
+    renewing: AtomicBool,
+    /// How the last renewal failed, until one succeeds. Boxed: most entries
+    /// never see a failure, and each of 30,000 scopes pays for the slot.
+    failure: Mutex<Option<Box<Failure>>>,
 }
 
-/// How an entry's renewals go.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Renewal {
-    /// A renewal is waiting for the upstream now.
-    pub(super) running: bool,
-    /// Renewals that failed in a row (transiently) since the last success.
+/// A renewal that failed for a passing reason, and what comes of it.
+#[derive(Clone, Debug)]
+pub(super) struct Failure {
+    /// Renewals that failed in a row since the last success.
     pub(super) failures: u32,
-    /// The last failure's code and message, until a renewal succeeds.
-    pub(super) last_error: Option<String>,
-    /// When the refresh wakes next.
-    pub(super) next: Option<SystemTime>,
+    /// The last failure's code and message.
+    pub(super) error: String,
+    /// When the renewal is retried.
+    pub(super) retry_at: SystemTime,
 }
 
 impl Entry {
@@ -109,8 +112,9 @@ impl Entry {
             id: NEXT_ENTRY_ID.fetch_add(1, Ordering::Relaxed),
             current: RwLock::new(vended),
             served: AtomicU64::new(0),
-            seen: AtomicU64::new(u64::MAX),
-            renewal: Mutex::default(),
+            seen: AtomicU32::new(u32::MAX),
+            renewing: AtomicBool::new(false),
+            failure: Mutex::new(None),
         }
     }
 
@@ -137,20 +141,30 @@ impl Entry {
 
     /// Whether anyone asked since the last call.
     pub(super) fn take_used(&self) -> bool {
-        let served = self.served.load(Ordering::Relaxed);
+        let served = self.served.load(Ordering::Relaxed) as u32;
         self.seen.swap(served, Ordering::Relaxed) != served
     }
 
-    /// How its renewals go.
-    pub(super) fn renewal(&self) -> Renewal {
-        self.renewal
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    /// Whether a renewal is waiting for the upstream now.
+    pub(super) fn renewing(&self) -> bool {
+        self.renewing.load(Ordering::Relaxed)
     }
 
-    /// Changes how its renewals go.
-    pub(super) fn note(&self, change: impl FnOnce(&mut Renewal)) {
-        change(&mut self.renewal.lock().unwrap_or_else(|p| p.into_inner()));
+    pub(super) fn set_renewing(&self, renewing: bool) {
+        self.renewing.store(renewing, Ordering::Relaxed);
+    }
+
+    /// How the last renewal failed, `None` after a success.
+    pub(super) fn failure(&self) -> Option<Failure> {
+        self.failure_slot().as_deref().cloned()
+    }
+
+    /// Notes the outcome of a renewal: `None` for a success.
+    pub(super) fn set_failure(&self, failure: Option<Failure>) {
+        *self.failure_slot() = failure.map(Box::new);
+    }
+
+    fn failure_slot(&self) -> std::sync::MutexGuard<'_, Option<Box<Failure>>> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -430,7 +430,6 @@ impl Inner {
     /// Queues `entry`'s next refresh wake-up, planned from its current credentials.
     fn plan_refresh(self: &Arc<Self>, entry: &Arc<Entry>, next: Next, failures: u32) {
         let (at, job) = Job::plan(entry, next, failures);
-        entry.note(|r| r.next = Some(at));
         self.schedule.push(self, at, job);
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{debug, info, warn};
 
-use super::entry::{Entry, Vended};
+use super::entry::{Entry, Failure, Vended};
 use super::schedule::{Job, Next};
 use super::{CacheSettings, Inner, entry_key};
 use crate::backoff::Backoff;
@@ -130,7 +130,7 @@ pub(super) fn step(inner: &Arc<Inner>, job: Job) {
     }
     let inner = inner.clone();
     let mut failures = job.failures;
-    entry.note(|r| r.running = true);
+    entry.set_renewing(true);
     tokio::spawn(async move {
         if let Some(next) = renew(&inner, &entry, &mut failures).await {
             inner.plan_refresh(&entry, next, failures);
@@ -143,13 +143,10 @@ pub(super) fn step(inner: &Arc<Inner>, job: Job) {
 async fn renew(inner: &Arc<Inner>, entry: &Arc<Entry>, failures: &mut u32) -> Option<Next> {
     let now = inner.clock.now();
     let result = inner.fetch(&entry.origin).await;
-    entry.note(|r| {
-        r.running = false;
-        match &result {
-            Ok(_) => (r.failures, r.last_error) = (0, None),
-            Err(e) => (r.failures, r.last_error) = (*failures + 1, Some(e.to_string())),
-        }
-    });
+    entry.set_renewing(false);
+    if result.is_ok() {
+        entry.set_failure(None);
+    }
     match result {
         Ok(vended) => {
             inner.metrics.refresh("ok");
@@ -181,6 +178,11 @@ async fn renew(inner: &Arc<Inner>, entry: &Arc<Entry>, failures: &mut u32) -> Op
             let delay = Backoff::new(inner.settings.retry_base, inner.settings.retry_max)
                 .jittered(*failures, fastrand::f64());
             let left = entry.current().credentials.remaining(now);
+            entry.set_failure(Some(Failure {
+                failures: *failures,
+                error: e.to_string(),
+                retry_at: now + delay,
+            }));
             warn!(
                 scope = %entry.key,
                 code = %e.code,

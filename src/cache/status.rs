@@ -57,7 +57,10 @@ pub struct ScopeStatus {
     pub requests: u64,
     /// When the credentials served now were received; `None` for a denial.
     pub last_refresh: Option<String>,
-    /// When the renewal wakes next.
+    /// When it is renewed next (the plan; after a failure, the retry; a
+    /// time past means due, waiting its turn in the refresh budget, or
+    /// dormant: unused since its last renewal and dropped unless asked for
+    /// by its latest renewal time); `None` for a denial.
     pub next_refresh: Option<String>,
     /// Renewals failed in a row.
     pub failures: u32,
@@ -102,13 +105,11 @@ impl Cache {
             .iter()
             .map(|(key, entry)| {
                 let vended = entry.current();
-                let renewal = entry.renewal();
-                let state = if renewal.running {
-                    ScopeState::Refreshing
-                } else if renewal.failures > 0 {
-                    ScopeState::StaleOnError
-                } else {
-                    ScopeState::Fresh
+                let failure = entry.failure();
+                let state = match (entry.renewing(), &failure) {
+                    (true, _) => ScopeState::Refreshing,
+                    (false, Some(_)) => ScopeState::StaleOnError,
+                    (false, None) => ScopeState::Fresh,
                 };
                 let expiration = vended.credentials.expiration;
                 ScopeStatus {
@@ -121,9 +122,11 @@ impl Cache {
                     seconds_left: left(expiration),
                     requests: entry.served(),
                     last_refresh: Some(format_timestamp(vended.issued_at)),
-                    next_refresh: renewal.next.map(format_timestamp),
-                    failures: renewal.failures,
-                    error: renewal.last_error,
+                    next_refresh: Some(format_timestamp(
+                        failure.as_ref().map_or(vended.refresh_at, |f| f.retry_at),
+                    )),
+                    failures: failure.as_ref().map_or(0, |f| f.failures),
+                    error: failure.map(|f| f.error),
                     account_id: vended.info.account_id.clone(),
                 }
             })
