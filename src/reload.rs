@@ -152,9 +152,10 @@ pub fn settle(
 impl Operator for Reloader {
     fn reload_json(&self, state: &AppState) -> Result<String, Vec<String>> {
         let report = self.reload(state);
-        match report.ok {
-            true => Ok(serde_json::to_string(&report).unwrap_or_default()),
-            false => Err(report.problems),
+        if report.ok {
+            Ok(serde_json::to_string(&report).unwrap_or_default())
+        } else {
+            Err(report.problems)
         }
     }
 
