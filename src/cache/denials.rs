@@ -45,10 +45,18 @@ impl Denials {
         }
     }
 
-    /// The refusal remembered for `request`, while it is younger than the TTL at `now`.
-    pub(super) fn get(&self, request: &DataAccessRequest, now: SystemTime) -> Option<CacheError> {
+    /// The refusal remembered for `request`, while it is younger than the
+    /// TTL at `now`; `counted` as a request it answered.
+    pub(super) fn get(
+        &self,
+        request: &DataAccessRequest,
+        now: SystemTime,
+        counted: bool,
+    ) -> Option<CacheError> {
         let denial = self.remembered.get(request).filter(|d| d.until > now)?;
-        denial.served.fetch_add(1, Ordering::Relaxed);
+        if counted {
+            denial.served.fetch_add(1, Ordering::Relaxed);
+        }
         Some(denial.error)
     }
 
@@ -71,7 +79,7 @@ impl Denials {
         let denial = Denial {
             error,
             until,
-            served: Arc::new(AtomicU64::new(1)),
+            served: Arc::new(AtomicU64::new(0)),
         };
         self.remembered.insert(request.clone(), denial);
     }

@@ -187,7 +187,7 @@ impl Cache {
                 return Ok(vended);
             }
         }
-        if let Some(denial) = inner.denials.get(request, now) {
+        if let Some(denial) = inner.denials.get(request, now, counted) {
             inner.metrics.denials_served.fetch_add(1, Ordering::Relaxed);
             debug!(scope = %request, "denial served from cache");
             return Err(denial);
@@ -196,12 +196,8 @@ impl Cache {
         let load = self.load(request)?;
         match tokio::time::timeout(inner.settings.miss_wait, load).await {
             Ok(result) => {
-                if result.is_ok()
-                    && counted
-                    && existing.is_none()
-                    && let Some(entry) = inner.lookup(request)
-                {
-                    entry.mark_used();
+                if counted {
+                    inner.count_answer(request, existing.is_none(), &result);
                 }
                 result
             }

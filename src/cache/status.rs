@@ -1,14 +1,16 @@
 //! What the cache holds now, for `grantd status`: each cached scope with its
 //! state, remembered denials, the upstream circuits. Read without stopping
 //! anything: each entry is looked at on its own, never all under one lock.
-//! Holds no secret: no key, no token, not even an access key id.
+//! Holds no secret: no key, no token, not even an access key id. Also here:
+//! counting a request a cold load answered, in its entry or its refusal.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use super::breaker::Circuit;
-use super::{Cache, CacheErrorKind};
+use super::{Cache, CacheError, CacheErrorKind, Inner, Vended};
 use crate::credentials::format_timestamp;
 use crate::scope::DataAccessRequest;
 
@@ -175,6 +177,30 @@ impl Cache {
             scopes,
             circuits,
             loads_in_flight,
+        }
+    }
+}
+
+impl Inner {
+    /// Counts a request the load answered, in the entry it filled (unless
+    /// the lookup before the load counted it already) or in the refusal it
+    /// remembered, for `grantd status`.
+    pub(super) fn count_answer(
+        &self,
+        request: &DataAccessRequest,
+        uncounted: bool,
+        result: &Result<Arc<Vended>, CacheError>,
+    ) {
+        match result {
+            Ok(_) if uncounted => {
+                if let Some(entry) = self.lookup(request) {
+                    entry.mark_used();
+                }
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.denials.get(request, self.clock.now(), true);
+            }
         }
     }
 }

@@ -87,6 +87,8 @@ async fn a_failed_renewal_is_stale_on_error_with_its_reason_until_one_succeeds()
 async fn a_refusal_shows_as_denied_with_its_reason_and_the_requests_it_answered() {
     let h = harness();
     let refused = req("s3://bucket/Nope/*", Permission::Read);
+    h.cache.warm(&refused).await.unwrap_err();
+    assert_eq!(only(&h).requests, 0, "a warm load is no client's request");
     for _ in 0..3 {
         h.cache.get(&refused).await.unwrap_err();
     }
