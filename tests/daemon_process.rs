@@ -128,30 +128,6 @@ fn check_prints_the_resolved_settings() {
     assert!(text.contains("profile product"), "{text}");
 }
 
-/// Runs `grantd ARGS` with the daemon's own settings (config, address and
-/// token files), as a shell sharing its environment would.
-fn with_daemon_settings(d: &Proc, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    client_env(&mut cmd);
-    cmd.args(args)
-        .arg("--config")
-        .arg(d.dir().join("grantd.toml"))
-        .env("GRANTD_ADDR_FILE", d.dir().join("addr"))
-        .env("GRANTD_TOKEN_FILE", d.dir().join("token"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn stdout_of_success(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 #[test]
 fn env_prints_the_client_settings_of_the_running_daemon() {
     let s = stack(PROFILES);

@@ -20,16 +20,6 @@ fn ls(emu: &Proc, args: &[&str]) -> Output {
     cmd.output().unwrap()
 }
 
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -38,7 +28,7 @@ fn stderr(out: &Output) -> String {
 fn json_lists_the_callers_scopes_and_permissions() {
     let emu = emulator(None);
     let list: Vec<serde_json::Value> =
-        serde_json::from_str(&stdout(&ls(&emu, &["--format", "json"]))).unwrap();
+        serde_json::from_str(&stdout_of_success(&ls(&emu, &["--format", "json"]))).unwrap();
     let scopes: Vec<(&str, &str)> = list
         .iter()
         .map(|g| {
@@ -67,7 +57,7 @@ fn json_lists_the_callers_scopes_and_permissions() {
 #[test]
 fn the_table_names_scope_permission_and_application() {
     let emu = emulator(None);
-    let out = stdout(&ls(&emu, &[]));
+    let out = stdout_of_success(&ls(&emu, &[]));
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("SCOPE"), "{out}");
     assert!(lines[0].contains("PERMISSION") && lines[0].contains("APPLICATION"));
@@ -79,7 +69,7 @@ fn the_table_names_scope_permission_and_application() {
 fn scope_narrows_to_grants_under_a_path_or_its_first_characters() {
     let emu = emulator(None);
     let scopes = |scope: &str| -> Vec<String> {
-        let out = stdout(&ls(&emu, &["--scope", scope, "--format", "json"]));
+        let out = stdout_of_success(&ls(&emu, &["--scope", scope, "--format", "json"]));
         let list: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
         list.iter()
             .map(|g| g["scope"].as_str().unwrap().to_string())
@@ -102,7 +92,7 @@ fn scope_narrows_to_grants_under_a_path_or_its_first_characters() {
 #[test]
 fn toml_profiles_pass_check_as_they_are() {
     let emu = emulator(None);
-    let out = stdout(&ls(&emu, &["--format", "toml"]));
+    let out = stdout_of_success(&ls(&emu, &["--format", "toml"]));
     assert!(
         out.contains("[profiles.product]") && out.contains("[profiles.usera]"),
         "{out}"
@@ -114,7 +104,7 @@ fn toml_profiles_pass_check_as_they_are() {
     cmd.arg("check").arg("--config").arg(&config);
     cmd.arg("--token-file").arg(dir.path().join("token"));
     client_env(&mut cmd);
-    let checked = stdout(&cmd.output().unwrap());
+    let checked = stdout_of_success(&cmd.output().unwrap());
     let line = |name: &str| {
         checked
             .lines()
@@ -157,7 +147,7 @@ fn many_grants(n: usize) -> String {
 #[test]
 fn every_page_is_followed_to_the_end() {
     let emu = emulator(Some(&many_grants(2100)));
-    let out = stdout(&ls(&emu, &["--format", "json"]));
+    let out = stdout_of_success(&ls(&emu, &["--format", "json"]));
     let list: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(list.len(), 2100);
     assert_eq!(list[2099]["scope"], "s3://bucket/p02099/*");

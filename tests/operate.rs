@@ -12,7 +12,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -25,32 +25,12 @@ target = "s3://blog-access-grants-111122223333-us-east-1/UserA/*"
 permission = "READWRITE"
 "#;
 
-/// `grantd ARGS` with the daemon's own settings, as a shell sharing its
-/// environment would run it.
-fn grantd(d: &Proc, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    client_env(&mut cmd);
-    cmd.args(args)
-        .env("GRANTD_CONFIG", d.dir().join("grantd.toml"))
-        .env("GRANTD_ADDR_FILE", d.dir().join("addr"))
-        .env("GRANTD_TOKEN_FILE", d.dir().join("token"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn stdout_of(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 fn status(d: &Proc) -> serde_json::Value {
-    serde_json::from_str(&stdout_of(&grantd(d, &["status", "--format", "json"]))).unwrap()
+    serde_json::from_str(&stdout_of_success(&with_daemon_settings(
+        d,
+        &["status", "--format", "json"],
+    )))
+    .unwrap()
 }
 
 fn scope<'a>(status: &'a serde_json::Value, prefix: &str, state: &str) -> &'a serde_json::Value {
@@ -132,7 +112,7 @@ fn status_shows_each_scope_its_state_and_requests_the_circuit_and_the_base_ident
     assert_eq!(st["daemon"]["account_id"], "111122223333");
     assert_eq!(st["config"]["profiles"][0]["name"], "usera");
 
-    let table = stdout_of(&grantd(&s.daemon, &["status"]));
+    let table = stdout_of_success(&with_daemon_settings(&s.daemon, &["status"]));
     for shown in [
         "SCOPE",
         "STATE",
@@ -144,7 +124,10 @@ fn status_shows_each_scope_its_state_and_requests_the_circuit_and_the_base_ident
     ] {
         assert!(table.contains(shown), "{shown} not in:\n{table}");
     }
-    let json = stdout_of(&grantd(&s.daemon, &["status", "--format", "json"]));
+    let json = stdout_of_success(&with_daemon_settings(
+        &s.daemon,
+        &["status", "--format", "json"],
+    ));
     for secret in &secrets {
         assert!(!table.contains(secret.as_str()) && !json.contains(secret.as_str()));
     }
@@ -271,7 +254,7 @@ fn a_reload_with_requests_in_flight_puts_profiles_uids_and_log_level_in_force_an
             },
         );
         if round % 3 == 0 {
-            let out = stdout_of(&grantd(&s.daemon, &["reload"]));
+            let out = stdout_of_success(&with_daemon_settings(&s.daemon, &["reload"]));
             assert!(out.contains("reloaded"), "{out}");
         } else {
             hangup(&s.daemon);
@@ -341,7 +324,7 @@ fn a_bad_configuration_is_refused_with_every_problem_and_the_old_one_stays() {
         "{logs}"
     );
 
-    let out = grantd(&s.daemon, &["reload"]);
+    let out = with_daemon_settings(&s.daemon, &["reload"]);
     assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("2 problems"), "{err}");
@@ -370,7 +353,7 @@ fn a_bad_configuration_is_refused_with_every_problem_and_the_old_one_stays() {
 
     // A setting that takes a restart is named, and not applied.
     write_config(&s.daemon, &format!("max_entries = 50\n{PROFILES}"));
-    let out = stdout_of(&grantd(&s.daemon, &["reload"]));
+    let out = stdout_of_success(&with_daemon_settings(&s.daemon, &["reload"]));
     assert!(out.contains("in force now: profile product"), "{out}");
     assert!(out.contains("after a restart: max_entries"), "{out}");
 }

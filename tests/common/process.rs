@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -255,4 +255,31 @@ pub fn no_netlink() -> [&'static str; 2] {
         "python3",
         concat!(env!("CARGO_MANIFEST_DIR"), "/benches/no_netlink.py"),
     ]
+}
+
+/// Runs `grantd ARGS` with the daemon's own settings (config, address and
+/// token files), as a shell sharing its environment would.
+pub fn with_daemon_settings(d: &Proc, args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    client_env(&mut cmd);
+    cmd.args(args)
+        .arg("--config")
+        .arg(d.dir().join("grantd.toml"))
+        .env("GRANTD_ADDR_FILE", d.dir().join("addr"))
+        .env("GRANTD_TOKEN_FILE", d.dir().join("token"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The standard output of a command that must have succeeded, as UTF-8;
+/// otherwise the test fails with its exit code and standard error.
+pub fn stdout_of_success(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
 }
