@@ -4,13 +4,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::*;
-use crate::cache::Cache;
 use crate::clock::SystemClock;
-use crate::server::Shared;
-use crate::token::Token;
 use crate::upstream::fake::ScriptedUpstream;
 
 const USERA: &str = r#"
@@ -64,23 +61,12 @@ fn daemon(text: &str) -> Daemon {
             .grant("s3://bucket/UserA/*", crate::scope::Permission::ReadWrite)
             .grant("s3://bucket/Product/*", crate::scope::Permission::Read),
     );
-    let cache = Cache::new(
+    let state = AppState::for_tests(
         upstream.clone(),
-        clock.clone(),
-        settings.cache.clone(),
-        Arc::default(),
-    );
-    let state = AppState::new(
-        Shared {
-            cache,
-            token: Token::new("a-token-of-sixteen-or-more"),
-            profiles: settings.profiles.list.clone(),
-            ready: Arc::new(OnceLock::new()),
-            clock: clock.clone(),
-            base: None,
-            s3_endpoint: None,
-        },
+        &settings.cache,
         &settings.server,
+        settings.profiles.list.clone(),
+        None,
     );
     let reloader = Reloader::new(
         Some(ConfigOrigin {

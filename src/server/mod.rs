@@ -220,6 +220,34 @@ impl AppState {
     }
 }
 
+#[cfg(test)]
+impl AppState {
+    /// A server's state for unit tests: a cache over `upstream` on the
+    /// system clock, `profiles` (default first), the token
+    /// `a-token-of-sixteen-or-more`, not ready, no S3 endpoint.
+    pub(crate) fn for_tests(
+        upstream: Arc<dyn crate::upstream::Upstream>,
+        cache: &crate::cache::CacheSettings,
+        server: &ServerSettings,
+        profiles: Vec<Profile>,
+        base: Option<Arc<BaseIdentity>>,
+    ) -> AppState {
+        let clock: SharedClock = Arc::new(crate::clock::SystemClock);
+        AppState::new(
+            Shared {
+                cache: Cache::new(upstream, clock.clone(), cache.clone(), Arc::default()),
+                token: Token::new("a-token-of-sixteen-or-more"),
+                profiles,
+                ready: Arc::new(OnceLock::new()),
+                clock,
+                base,
+                s3_endpoint: None,
+            },
+            server,
+        )
+    }
+}
+
 /// At most `max` characters of `s`: client input echoed in a message is
 /// bounded, so a long path cannot inflate an error body or a log line.
 fn truncate(s: &str, max: usize) -> &str {

@@ -1,18 +1,17 @@
 //! The daemon's status as gathered: the base identity's kinds, the worst
 //! circuit, and no secret anywhere.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
 use super::*;
 use crate::base::{BaseError, BaseIdentity, BaseSession, BaseSource};
-use crate::cache::{Cache, CacheSettings};
-use crate::clock::{Clock, SharedClock, SystemClock};
+use crate::cache::CacheSettings;
+use crate::clock::{Clock, SystemClock};
 use crate::credentials::Secret;
-use crate::server::{AppState, ServerSettings, Shared};
-use crate::token::Token;
+use crate::server::{AppState, ServerSettings};
 use crate::upstream::fake::ScriptedUpstream;
 
 struct Fixed(Option<Duration>);
@@ -31,24 +30,12 @@ impl BaseSource for Fixed {
 }
 
 fn state(base: Option<Arc<BaseIdentity>>) -> AppState {
-    let clock: SharedClock = Arc::new(SystemClock);
-    let cache = Cache::new(
-        Arc::new(ScriptedUpstream::new(clock.clone())),
-        clock.clone(),
-        CacheSettings::default(),
-        Arc::default(),
-    );
-    AppState::new(
-        Shared {
-            cache,
-            token: Token::new("the-bearer-token-marker"),
-            profiles: Vec::new(),
-            ready: Arc::new(OnceLock::new()),
-            clock,
-            base,
-            s3_endpoint: None,
-        },
+    AppState::for_tests(
+        Arc::new(ScriptedUpstream::new(Arc::new(SystemClock))),
+        &CacheSettings::default(),
         &ServerSettings::default(),
+        Vec::new(),
+        base,
     )
 }
 
@@ -121,7 +108,7 @@ async fn no_secret_of_the_base_identity_or_the_token_is_in_it() {
     for secret in [
         "BASE-SECRET-MARKER",
         "BASE-TOKEN-MARKER",
-        "the-bearer-token-marker",
+        st.token.expose(),
         "AKIABASEKEY",
     ] {
         assert!(!shown.contains(secret), "{secret} in {shown}");

@@ -108,32 +108,18 @@ fn grantd_token_is_checked_and_never_shown() {
 
 /// The server built from resolved settings serves `uid`.
 fn server_serves(settings: &Settings, uid: u32) -> bool {
-    use std::sync::{Arc, OnceLock};
+    use std::sync::Arc;
 
-    use crate::cache::Cache;
-    use crate::clock::{SharedClock, SystemClock};
-    use crate::server::{AppState, Shared};
-    use crate::token::Token;
+    use crate::clock::SystemClock;
+    use crate::server::AppState;
     use crate::upstream::fake::ScriptedUpstream;
 
-    let clock: SharedClock = Arc::new(SystemClock);
-    let cache = Cache::new(
-        Arc::new(ScriptedUpstream::new(clock.clone())),
-        clock.clone(),
-        settings.cache.clone(),
-        Arc::default(),
-    );
-    let state = AppState::new(
-        Shared {
-            cache,
-            token: Token::new("a-token-of-sixteen-or-more"),
-            profiles: settings.profiles.list.clone(),
-            ready: Arc::new(OnceLock::new()),
-            clock,
-            base: None,
-            s3_endpoint: None,
-        },
+    let state = AppState::for_tests(
+        Arc::new(ScriptedUpstream::new(Arc::new(SystemClock))),
+        &settings.cache,
         &settings.server,
+        settings.profiles.list.clone(),
+        None,
     );
     let addr = "127.0.0.1:40000".parse().unwrap();
     state.peers.decide(addr, Ok(uid)).trusted()
