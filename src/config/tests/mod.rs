@@ -146,14 +146,7 @@ extra = 1
 #[test]
 fn invalid_toml_names_the_line() {
     let f = file("listen = \"127.0.0.1:1\"\nregion = \n");
-    let errors = resolve(
-        &Flags {
-            config: Some(f.path().to_path_buf()),
-            ..Flags::default()
-        },
-        &env(&[]),
-    )
-    .unwrap_err();
+    let errors = resolve_file(f.path()).unwrap_err();
     assert!(errors[0].contains("not valid TOML (line 2)"), "{errors:?}");
 }
 
@@ -285,14 +278,7 @@ account_id = "444455556666"
 region = "eu-west-1"
 "#;
     let f = file(text);
-    let s = resolve(
-        &Flags {
-            config: Some(f.path().to_path_buf()),
-            ..Flags::default()
-        },
-        &env(&[]),
-    )
-    .unwrap();
+    let s = resolve_file(f.path()).unwrap();
     assert_eq!(s.profiles.default.as_deref(), Some("usera"));
     let product = s.profile("product").unwrap();
     assert_eq!(product.request.privilege, Privilege::Minimal);

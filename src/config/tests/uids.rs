@@ -32,14 +32,7 @@ fn allowed_uids_come_from_the_file_env_or_flag() {
 #[test]
 fn malformed_allowed_uids_are_each_reported() {
     let f = file("allowed_uids = [1000, \"alice\", -1, 4294967295]\nregion = \"x\"\n");
-    let errors = resolve(
-        &Flags {
-            config: Some(f.path().to_path_buf()),
-            ..Flags::default()
-        },
-        &env(&[]),
-    )
-    .unwrap_err();
+    let errors = resolve_file(f.path()).unwrap_err();
     let all = errors.join("\n");
     for needle in [
         "allowed_uids: \"alice\" is not a whole number from 0 to 4294967294",
@@ -68,14 +61,7 @@ fn malformed_allowed_uids_are_each_reported() {
         ["--allowed-uids: \"x\" is not a whole number from 0 to 4294967294"]
     );
     let f = file("allowed_uids = 1000\n");
-    let errors = resolve(
-        &Flags {
-            config: Some(f.path().to_path_buf()),
-            ..Flags::default()
-        },
-        &env(&[]),
-    )
-    .unwrap_err();
+    let errors = resolve_file(f.path()).unwrap_err();
     assert!(
         errors[0].ends_with("allowed_uids: expected an array, got integer"),
         "{errors:?}"
