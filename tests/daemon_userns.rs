@@ -21,27 +21,9 @@ fn in_namespace(emu: &Proc, dir: &std::path::Path, unshare: &[&str]) -> std::pro
 fn a_daemon_that_runs_as_the_overflow_uid_refuses_to_start() {
     let emu = emulator(None);
     let dir = scratch("userns-overflow");
-    let log = dir.path().join("serve.log");
-    let mut child = in_namespace(&emu, dir.path(), &["--map-user=65534"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + PATIENCE;
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if std::time::Instant::now() > deadline || dir.path().join("addr").exists() {
-            // It serves instead: stop it (by its PID) before failing.
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("it started:\n{}", std::fs::read_to_string(&log).unwrap());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let stderr = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(code, Some(64), "{stderr}");
+    let cmd = in_namespace(&emu, dir.path(), &["--map-user=65534"]);
+    let (code, stderr) = outcome(cmd, &dir.path().join("addr"), dir.path()).exited();
+    assert_eq!(code, 64, "{stderr}");
     assert!(stderr.contains("overflow uid"), "{stderr}");
     assert!(stderr.contains("GRANTD_ALLOW_OVERFLOW_UID"), "{stderr}");
     assert!(!dir.path().join("addr").exists(), "nothing was bound");

@@ -7,7 +7,6 @@ mod common;
 mod s3_support;
 
 use std::net::TcpListener;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -188,29 +187,8 @@ fn an_s3_upstream_that_is_the_s3_listener_itself_refuses_to_start_with_exit_64()
         let mut cmd = daemon_command(&emu, dir.path(), "");
         cmd.args(["--s3-listen", &format!("127.0.0.1:{port}")])
             .env("AWS_ENDPOINT_URL_S3", format!("http://{host}:{port}"));
-        let log = dir.path().join("grantd.log");
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{host}: still running:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let stderr = std::fs::read_to_string(&log).unwrap_or_default();
-        assert_eq!(status.code(), Some(64), "{host}: {stderr}");
+        let (code, stderr) = outcome(cmd, &dir.path().join("addr"), dir.path()).exited();
+        assert_eq!(code, 64, "{host}: {stderr}");
         assert!(
             stderr.contains("AWS_ENDPOINT_URL_S3")
                 && stderr.contains(&format!("{host}:{port}"))

@@ -53,43 +53,6 @@ fn serve(tmp: &Path, addr_file: &Path, extra: &[&str]) -> Command {
     cmd
 }
 
-/// How a `grantd serve` run ended.
-enum Outcome {
-    /// It exited with this code and stderr.
-    Exited(i32, String),
-    /// It wrote its address file: it started (and was then stopped).
-    Started(String),
-}
-
-/// Runs `cmd` until it exits or writes `addr_file`; a started daemon is killed.
-fn outcome(mut cmd: Command, addr_file: &Path, log_dir: &Path) -> Outcome {
-    let log = log_dir.join("serve.log");
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
-    let ended = wait_for(
-        "grantd serve to exit or start",
-        || {
-            if let Some(status) = child.try_wait().unwrap() {
-                return Some(Some(status.code().unwrap_or(-1)));
-            }
-            addr_file.exists().then_some(None)
-        },
-        logs,
-    );
-    match ended {
-        Some(code) => Outcome::Exited(code, logs()),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Outcome::Started(logs())
-        }
-    }
-}
-
 /// Asserts a configuration refusal (exit 64) whose message holds every one of `needles`.
 fn assert_refused(outcome: Outcome, needles: &[&str]) {
     let stderr = match outcome {
@@ -353,16 +316,6 @@ fn outcome_keeping(mut cmd: Command, addr_file: &Path, log_dir: &Path) -> KillOn
         String::new,
     );
     KillOnDrop(child)
-}
-
-/// A child process stopped (by its own PID) when dropped.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

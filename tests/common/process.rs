@@ -283,3 +283,59 @@ pub fn stdout_of_success(out: &Output) -> String {
     );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
+
+/// A child process stopped (by its own PID) when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// How a `grantd serve` run that may refuse to start ended.
+pub enum Outcome {
+    /// It exited with this code (-1 for a signal) and stderr.
+    Exited(i32, String),
+    /// It wrote its address file: it started (and was then stopped).
+    Started(String),
+}
+
+impl Outcome {
+    /// The exit code and stderr; fails the test when the daemon started instead.
+    pub fn exited(self) -> (i32, String) {
+        match self {
+            Outcome::Exited(code, stderr) => (code, stderr),
+            Outcome::Started(logs) => panic!("it started instead of exiting:\n{logs}"),
+        }
+    }
+}
+
+/// Runs `cmd` (a `grantd serve`) until it exits or writes `addr_file`, its
+/// stderr in `log_dir/serve.log`; a daemon that started, or that does
+/// neither within [`PATIENCE`], is stopped by its PID.
+pub fn outcome(mut cmd: Command, addr_file: &Path, log_dir: &Path) -> Outcome {
+    let log = log_dir.join("serve.log");
+    let mut child = KillOnDrop(
+        cmd.stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let ended = wait_for(
+        "grantd serve to exit or start",
+        || {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                return Some(Some(status.code().unwrap_or(-1)));
+            }
+            addr_file.exists().then_some(None)
+        },
+        logs,
+    );
+    match ended {
+        Some(code) => Outcome::Exited(code, logs()),
+        None => Outcome::Started(logs()),
+    }
+}
