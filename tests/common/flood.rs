@@ -79,6 +79,31 @@ pub fn owner_during_flood(addr: SocketAddr, token: &str) -> OwnerRun {
     run
 }
 
+/// Floods the daemon at `addr` from `nobody` ([`owner_during_flood`]) and
+/// asserts that the owner was served through it: 95 of 100 requests within
+/// [`CLIENT_TIMEOUT`], no connect as slow as [`CONNECT_BUDGET`] (a full
+/// accept queue drops SYNs, and a client retries after 1 s); then that the
+/// daemon is healthy and counted the connections it shed.
+pub fn assert_owner_served_through_a_flood(addr: SocketAddr, token: &str) {
+    let run = owner_during_flood(addr, token);
+    assert!(
+        run.served * 100 >= run.requests * 95,
+        "only {} of {} owner requests were served within {CLIENT_TIMEOUT:?}",
+        run.served,
+        run.requests
+    );
+    assert!(
+        run.slowest_connect < CONNECT_BUDGET,
+        "an owner's connect took {:?}",
+        run.slowest_connect
+    );
+    assert_eq!(get(addr, "/healthz", None).status, 200);
+    assert!(
+        shed_count(addr) > 0,
+        "the flood's surplus connections were counted"
+    );
+}
+
 /// The connections shed so far, from `/metrics`.
 pub fn shed_count(addr: SocketAddr) -> u64 {
     get(addr, "/metrics", None)

@@ -2,15 +2,16 @@
 //! binary (the daemon and `grantd emulate`) over loopback.
 //!
 //! - `process`: starting, signalling and stopping the two processes, each in
-//!   its own scratch directory.
+//!   its own scratch directory; running a client command with a daemon's
+//!   settings; a run that must refuse to start (`outcome`).
 //! - `http`: a small raw HTTP/1.1 client and the contract's error shape.
 //! - `control`: the emulator's `/_emulator` control API (faults, call log).
-//! - `nobody`: requests and a connection flood from another Unix user.
 //! - `fake_s3`: a recording fake S3 for the S3 endpoint to forward to.
 //! - `s3`: the S3 endpoint's stack, and requests signed as SDKs sign them.
 //! - `nobody`: requests, a connection flood and a port squatter from
 //!   another Unix user.
-//! - `flood`: the owner's requests during a flood, and what they took.
+//! - `flood`: the owner's requests during a flood, what they took, and the
+//!   assertions both flood tests make of them.
 //!
 //! Each file in `tests/` is its own binary using a part of this.
 
