@@ -68,22 +68,11 @@ fn credentials_mode_starts_one_daemon_and_gives_shells_and_kernels_the_default_g
     assert!(got["access_key_id"].as_str().unwrap().starts_with("ASIA"));
 
     // A notebook kernel: the IPython startup file sets the same environment.
-    let startup = home.join(".ipython/profile_default/startup/00-grantd.py");
-    let mut kernel = Command::new("python3");
-    client_env(&mut kernel);
-    let kernel = kernel
-        .arg("-c")
-        .arg(format!(
-            "import os; os.environ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']='/x'; exec(open('{}').read()); \
-             print(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI']); print('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' in os.environ); \
-             print(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN'] == open(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE']).read()); \
-             import subprocess; print(subprocess.run(['{BIN}', 'sdk-probe'], capture_output=True, check=True).stdout.decode())",
-            startup.display()
-        ))
-        .output()
-        .unwrap();
-    assert_success(&kernel);
-    let kernel_out = String::from_utf8_lossy(&kernel.stdout);
+    let kernel_out = space.kernel(
+        "print(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI']); \
+         print('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' in os.environ); \
+         print(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN'] == open(os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE']).read())",
+    );
     let lines: Vec<&str> = kernel_out.lines().collect();
     assert!(
         lines[0].starts_with("http://127.0.0.1:") && lines[0].ends_with("/v1/credentials"),
@@ -150,22 +139,10 @@ fn s3_mode_is_the_default_and_keeps_the_execution_role_with_s3_through_grantd() 
 
     // A kernel: the execution role (the daemon's own identity, RoleA's
     // long-term keys here) through grantd, S3 through its endpoint.
-    let startup = home.join(".ipython/profile_default/startup/00-grantd.py");
-    let mut kernel = Command::new("python3");
-    client_env(&mut kernel);
-    let kernel = kernel
-        .arg("-c")
-        .arg(format!(
-            "import os; os.environ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']='/x'; exec(open('{}').read()); \
-             print(os.environ['AWS_ENDPOINT_URL_S3']); print(os.environ['SPARK_CONF_DIR']); \
-             print('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' in os.environ); \
-             import subprocess; print(subprocess.run(['{BIN}', 'sdk-probe'], capture_output=True, check=True).stdout.decode())",
-            startup.display()
-        ))
-        .output()
-        .unwrap();
-    assert_success(&kernel);
-    let out = String::from_utf8_lossy(&kernel.stdout);
+    let out = space.kernel(
+        "print(os.environ['AWS_ENDPOINT_URL_S3']); print(os.environ['SPARK_CONF_DIR']); \
+         print('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' in os.environ)",
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], s3);
     assert_eq!(lines[1], spark_dir.display().to_string());

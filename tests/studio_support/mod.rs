@@ -87,6 +87,33 @@ impl Space {
         line.strip_suffix('\'').unwrap().to_string()
     }
 
+    /// A notebook kernel of this space: Python started as Studio starts it
+    /// (with `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` set), the IPython
+    /// startup file run, then `prints` (Python statements), then the line
+    /// `grantd sdk-probe` prints when the kernel starts it (a local Spark
+    /// session's JVM inherits the kernel's environment likewise). Its
+    /// standard output; the test fails if the kernel does.
+    pub fn kernel(&self, prints: &str) -> String {
+        let startup = self
+            .home()
+            .join(".ipython/profile_default/startup/00-grantd.py");
+        let mut kernel = Command::new("python3");
+        crate::common::client_env(&mut kernel);
+        let out = kernel
+            .arg("-c")
+            .arg(format!(
+                "import os; os.environ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']='/x'; exec(open('{}').read()); \
+                 {prints}; \
+                 import subprocess; print(subprocess.run(['{}', 'sdk-probe'], capture_output=True, check=True).stdout.decode())",
+                startup.display(),
+                crate::common::BIN,
+            ))
+            .output()
+            .unwrap();
+        assert_success(&out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The PID in one of the run directory's pid files.
     pub fn pid_file(&self, name: &str) -> Option<u32> {
         std::fs::read_to_string(self.run_dir().join(name))
