@@ -34,11 +34,7 @@ for side in a b; do
   bin=$A
   [[ $side == b ]] && bin=$B
   mkdir -m 700 "$WORK/$side"
-  env -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE \
-    AWS_ENDPOINT_URL_S3_CONTROL="http://$EMU" AWS_ENDPOINT_URL_STS="http://$EMU" AWS_REGION=us-east-1 \
-    AWS_ACCESS_KEY_ID=AKIAGRANTDDEMOROLEA AWS_SECRET_ACCESS_KEY=grantd-demo-secret-not-a-real-key \
-    AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-    "${wrap[@]}" "$bin" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/$side/addr" \
+  "${AGAINST_EMU[@]}" "${wrap[@]}" "$bin" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/$side/addr" \
     --token-file "$WORK/$side/token" --log-level warn 2>"$WORK/$side/log" &
   pids+=($!)
   wait_until "$!" "$WORK/$side/log" 30 "the daemon's address file" test -s "$WORK/$side/addr"

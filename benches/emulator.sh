@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# Sourced by benches/load.sh and benches/profile.sh once BIN is set: a
-# scratch directory and the built-in emulator on loopback (its address in
-# EMU), both gone at exit. The daemon the caller starts goes in D_PID, so
-# the same trap stops it; every process by its PID. Also the waits both
-# scripts use while a process starts (wait_until, answers).
+# Sourced by the benches that start a daemon (load, profile, flood,
+# connections) once BIN is set: a scratch directory and the built-in
+# emulator on loopback (its address in EMU), both gone at exit, and
+# AGAINST_EMU, the environment a daemon pointed at it runs in. The daemon
+# the caller starts goes in D_PID, so the same trap stops it; every process
+# by its PID. Also the waits the scripts use while a process starts
+# (wait_until, answers).
 WORK=$(mktemp -d)
 cleanup() { kill "${EMU_PID:-}" "${D_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -43,3 +45,12 @@ EMU_PID=$!
 wait_until "$EMU_PID" "$WORK/emu.log" 30 "the emulator's address file" test -s "$WORK/emu.addr"
 # shellcheck disable=SC2034 # used by the script that sources this
 EMU=$(cat "$WORK/emu.addr")
+
+# `"${AGAINST_EMU[@]}" COMMAND...` runs COMMAND with the emulator as S3
+# Control and STS, RoleA's demo keys as the base identity, and no ambient
+# AWS setting. env execs COMMAND, so `$!` after `... &` is COMMAND's PID.
+# shellcheck disable=SC2034 # used by the script that sources this
+AGAINST_EMU=(env -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE
+  AWS_ENDPOINT_URL_S3_CONTROL="http://$EMU" AWS_ENDPOINT_URL_STS="http://$EMU" AWS_REGION=us-east-1
+  AWS_ACCESS_KEY_ID=AKIAGRANTDDEMOROLEA AWS_SECRET_ACCESS_KEY=grantd-demo-secret-not-a-real-key
+  AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null)

@@ -51,11 +51,7 @@ case $LOOKUP in
   proc) export GRANTD_PEER_LOOKUP=proc ;;
   *) echo "benches/flood.sh: FLOOD_LOOKUP is netlink, no-netlink or proc, not $LOOKUP" >&2; exit 64 ;;
 esac
-env -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE \
-  AWS_ENDPOINT_URL_S3_CONTROL="http://$EMU" AWS_ENDPOINT_URL_STS="http://$EMU" AWS_REGION=us-east-1 \
-  AWS_ACCESS_KEY_ID=AKIAGRANTDDEMOROLEA AWS_SECRET_ACCESS_KEY=grantd-demo-secret-not-a-real-key \
-  AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-  "${wrap[@]}" "$BIN" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/d.addr" \
+"${AGAINST_EMU[@]}" "${wrap[@]}" "$BIN" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/d.addr" \
   --token-file "$WORK/token" --log-level info 2>"$WORK/grantd.log" &
 D_PID=$!
 wait_until "$D_PID" "$WORK/grantd.log" 30 "the daemon's address file" test -s "$WORK/d.addr"

@@ -50,11 +50,7 @@ permission = "READWRITE"
 TOML
 # Start-up is timed from here to each first answer (wait_until polls every 1 ms).
 T_START=$EPOCHREALTIME
-env -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE \
-  AWS_ENDPOINT_URL_S3_CONTROL="http://$EMU" AWS_ENDPOINT_URL_STS="http://$EMU" AWS_REGION=us-east-1 \
-  AWS_ACCESS_KEY_ID=AKIAGRANTDDEMOROLEA AWS_SECRET_ACCESS_KEY=grantd-demo-secret-not-a-real-key \
-  AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-  "$BIN" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/d.addr" \
+"${AGAINST_EMU[@]}" "$BIN" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/d.addr" \
   --token-file "$WORK/token" --log-level warn 2>"$WORK/grantd.log" &
 D_PID=$!
 started() { wait_until "$D_PID" "$WORK/grantd.log" 30 "$@"; }

@@ -40,11 +40,7 @@ TOML
 # Starts the daemon under "$@" (a tool and its options); D_PID is the tool's pid.
 start() {
   rm -f "$WORK/d.addr"
-  env -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE \
-    AWS_ENDPOINT_URL_S3_CONTROL="http://$EMU" AWS_ENDPOINT_URL_STS="http://$EMU" AWS_REGION=us-east-1 \
-    AWS_ACCESS_KEY_ID=AKIAGRANTDDEMOROLEA AWS_SECRET_ACCESS_KEY=grantd-demo-secret-not-a-real-key \
-    AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-    "$@" "$BIN" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/d.addr" \
+  "${AGAINST_EMU[@]}" "$@" "$BIN" serve --config "$WORK/grantd.toml" --listen 127.0.0.1:0 --addr-file "$WORK/d.addr" \
     --token-file "$WORK/token" --log-level warn 2>>"$WORK/tool.log" &
   D_PID=$!
   # Under valgrind a start takes seconds, hence the long bound.
