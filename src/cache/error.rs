@@ -23,6 +23,21 @@ pub enum CacheErrorKind {
     Internal,
 }
 
+impl CacheErrorKind {
+    /// The contract's error code of a request that failed so; `grantd
+    /// status` shows a remembered refusal with it too.
+    pub fn code(self) -> &'static str {
+        match self {
+            CacheErrorKind::Denied => "AccessDenied",
+            CacheErrorKind::InvalidRequest => "InvalidRequest",
+            CacheErrorKind::Throttled => "Throttled",
+            CacheErrorKind::Unavailable => "UpstreamUnavailable",
+            CacheErrorKind::RateLimited => "TooManyRequests",
+            CacheErrorKind::Internal => "InternalError",
+        }
+    }
+}
+
 /// Why the cache has no credentials to give: the [`kind`](Self::kind) the
 /// server maps to a status, the [`message`](Self::message) it shows the
 /// client, and the failure behind it (an [`UpstreamError`], a failed load

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::breaker::Circuit;
-use super::{Cache, CacheError, CacheErrorKind, Inner, Vended};
+use super::{Cache, CacheError, Inner, Vended};
 use crate::credentials::format_timestamp;
 use crate::scope::DataAccessRequest;
 
@@ -133,27 +133,31 @@ impl Cache {
                 }
             })
             .collect();
-        scopes.extend(inner.denials.remembered(now).into_iter().map(|denial| {
-            let code = match denial.error.kind {
-                CacheErrorKind::InvalidRequest => "InvalidRequest",
-                _ => "AccessDenied",
-            };
-            ScopeStatus {
-                scope: denial.request.target.to_string(),
-                permission: denial.request.permission.as_str(),
-                privilege: denial.request.privilege.as_str(),
-                requested: None,
-                state: ScopeState::Denied,
-                expiration: format_timestamp(denial.until),
-                seconds_left: left(denial.until),
-                requests: denial.served,
-                last_refresh: None,
-                next_refresh: None,
-                failures: 0,
-                error: Some(format!("{code}: {}", denial.error.message)),
-                account_id: None,
-            }
-        }));
+        scopes.extend(
+            inner
+                .denials
+                .remembered(now)
+                .into_iter()
+                .map(|denial| ScopeStatus {
+                    scope: denial.request.target.to_string(),
+                    permission: denial.request.permission.as_str(),
+                    privilege: denial.request.privilege.as_str(),
+                    requested: None,
+                    state: ScopeState::Denied,
+                    expiration: format_timestamp(denial.until),
+                    seconds_left: left(denial.until),
+                    requests: denial.served,
+                    last_refresh: None,
+                    next_refresh: None,
+                    failures: 0,
+                    error: Some(format!(
+                        "{}: {}",
+                        denial.error.kind.code(),
+                        denial.error.message
+                    )),
+                    account_id: None,
+                }),
+        );
         scopes.sort_by(|a, b| {
             (&a.scope, a.permission, a.privilege).cmp(&(&b.scope, b.permission, b.privilege))
         });

@@ -100,16 +100,18 @@ impl ApiError {
                 (StatusCode::BAD_REQUEST, code)
             }
             ApiError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"),
-            ApiError::Cache(e) => match e.kind {
-                CacheErrorKind::Denied => (StatusCode::FORBIDDEN, "AccessDenied"),
-                CacheErrorKind::InvalidRequest => (StatusCode::BAD_REQUEST, "InvalidRequest"),
-                CacheErrorKind::Throttled => (StatusCode::SERVICE_UNAVAILABLE, "Throttled"),
-                CacheErrorKind::Unavailable => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "UpstreamUnavailable")
-                }
-                CacheErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"),
-                CacheErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
-            },
+            ApiError::Cache(e) => {
+                let status = match e.kind {
+                    CacheErrorKind::Denied => StatusCode::FORBIDDEN,
+                    CacheErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+                    CacheErrorKind::Throttled | CacheErrorKind::Unavailable => {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
+                    CacheErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                    CacheErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, e.kind.code())
+            }
             ApiError::UnknownProfile(_) | ApiError::NoDefaultProfile => {
                 (StatusCode::NOT_FOUND, "UnknownProfile")
             }
