@@ -181,15 +181,19 @@ async fn dispatch(
     }
 }
 
-/// The peer's user may be served credentials; a refusal is logged with its
-/// uid, at most once a minute per uid (see [`super::refusals`]).
+/// The peer's user may be served credentials; see [`refused`].
 fn check_peer(state: &AppState, peer: &Peer, route: &'static str) -> Result<(), ApiError> {
-    peer.check().map_err(|e| {
-        if let Some(unlogged) = state.refusals.admit(peer.uid, state.clock.now()) {
-            warn!(uid = peer.uid, peer = %peer.addr, route, reason = %e, unlogged, "refused a peer");
-        }
-        ApiError::from(e)
-    })
+    peer.check()
+        .map_err(|e| refused(state, peer, route, ApiError::from(e)))
+}
+
+/// `error`, for a peer refused for who it is, logged with its uid at most
+/// once a minute per uid (see [`super::refusals`]).
+fn refused(state: &AppState, peer: &Peer, route: &'static str, error: ApiError) -> ApiError {
+    if let Some(unlogged) = state.refusals.admit(peer.uid, state.clock.now()) {
+        warn!(uid = peer.uid, peer = %peer.addr, route, reason = %error, unlogged, "refused a peer");
+    }
+    error
 }
 
 /// The token first, so that a caller without it learns nothing of scopes or profiles.
@@ -215,10 +219,8 @@ async fn base_credentials(
     req: &Request<Incoming>,
 ) -> Result<Resp, ApiError> {
     if !state.base.serves(peer) {
-        if let Some(unlogged) = state.refusals.admit(peer.uid, state.clock.now()) {
-            warn!(uid = peer.uid, peer = %peer.addr, route = "base_credentials", unlogged, "refused the base identity to a peer");
-        }
-        return Err(ApiError::BaseNotAllowed(peer.uid.unwrap_or(u32::MAX)));
+        let error = ApiError::BaseNotAllowed(peer.uid.unwrap_or(u32::MAX));
+        return Err(refused(state, peer, "base_credentials", error));
     }
     auth::check_token(&state.token, req.headers())?;
     let Some(identity) = &state.base.identity else {
@@ -243,13 +245,11 @@ async fn operate(
     req: &Request<Incoming>,
 ) -> Result<Resp, ApiError> {
     if !peer.is_owner {
-        if let Some(unlogged) = state.refusals.admit(peer.uid, state.clock.now()) {
-            warn!(uid = peer.uid, peer = %peer.addr, route = route.label(), unlogged, "refused a peer that is not the daemon's own user");
-        }
-        return Err(ApiError::OwnerOnly {
+        let error = ApiError::OwnerOnly {
             uid: peer.uid.unwrap_or(u32::MAX),
             owner: state.peers.owner(),
-        });
+        };
+        return Err(refused(state, peer, route.label(), error));
     }
     auth::check_token(&state.token, req.headers())?;
     let Some(operator) = &state.operator else {
