@@ -408,14 +408,11 @@ async fn become_ready(
     };
     // Warm every profile before declaring readiness, so a client that waited
     // for /readyz never waits for a cold load. Failures are logged, not fatal.
-    let warm = settings.profiles.list.iter().map(|profile| {
-        let cache = cache.clone();
-        async move {
-            if let Err(e) = cache.warm(&profile.request).await {
-                warn!(profile = %profile.name, scope = %profile.request, error = %e, "could not warm profile");
-            }
-        }
-    });
+    let warm = settings
+        .profiles
+        .list
+        .iter()
+        .map(|profile| reload::warm_profile(&cache, profile));
     futures_util::future::join_all(warm).await;
     info!(account_id = %account, "ready");
     let _ = ready.set(account);

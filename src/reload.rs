@@ -22,6 +22,7 @@ use std::time::SystemTime;
 use futures_util::future::BoxFuture;
 use tracing::{error, info, warn};
 
+use crate::cache::Cache;
 use crate::clock::SharedClock;
 use crate::config::{self, Flags, Settings, Source};
 use crate::credentials::format_timestamp;
@@ -355,11 +356,15 @@ fn warm(state: &AppState, old: &[Profile], new: &[Profile]) {
     {
         let cache = state.cache.clone();
         let profile = profile.clone();
-        tokio::spawn(async move {
-            if let Err(e) = cache.warm(&profile.request).await {
-                warn!(profile = %profile.name, scope = %profile.request, error = %e, "could not warm profile");
-            }
-        });
+        tokio::spawn(async move { warm_profile(&cache, &profile).await });
+    }
+}
+
+/// Loads `profile`'s credentials ahead of any client, at start and after a
+/// reload; a failure is logged, not fatal.
+pub(crate) async fn warm_profile(cache: &Cache, profile: &Profile) {
+    if let Err(e) = cache.warm(&profile.request).await {
+        warn!(profile = %profile.name, scope = %profile.request, error = %e, "could not warm profile");
     }
 }
 
