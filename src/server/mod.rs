@@ -114,13 +114,6 @@ pub struct BaseAccess {
     pub s3_endpoint: Option<SocketAddr>,
 }
 
-impl BaseAccess {
-    /// The owner, or a user named in `base_allowed_uids`; `allowed_uids` alone is not enough.
-    pub fn serves(&self, peer: &Peer) -> bool {
-        peer.may_have_base()
-    }
-}
-
 /// A scope to vend: a profile's, held with the profile list it came from
 /// (a reload cannot take it away mid-request, and nothing is copied), or
 /// one a query named.

@@ -218,7 +218,8 @@ async fn base_credentials(
     peer: &Peer,
     req: &Request<Incoming>,
 ) -> Result<Resp, ApiError> {
-    if !state.base.serves(peer) {
+    // The owner, or a user in `base_allowed_uids`: `allowed_uids` alone is not enough.
+    if !peer.may_have_base() {
         let error = ApiError::BaseNotAllowed(peer.uid.unwrap_or(u32::MAX));
         return Err(refused(state, peer, "base_credentials", error));
     }
