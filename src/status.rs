@@ -11,7 +11,7 @@ pub mod render;
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::cache::{CacheStatus, CircuitStatus, ScopeStatus};
 use crate::credentials::format_timestamp;
@@ -33,7 +33,7 @@ pub struct Status {
 }
 
 /// The process and where it listens.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct DaemonStatus {
     pub version: String,
     pub pid: u32,
@@ -48,7 +48,7 @@ pub struct DaemonStatus {
 }
 
 /// The configuration in force and how it got there.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ConfigStatus {
     pub file: Option<String>,
     /// When the configuration in force was read.
@@ -63,7 +63,7 @@ pub struct ConfigStatus {
 }
 
 /// One profile in force.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ProfileStatus {
     pub name: String,
     pub target: String,
@@ -73,7 +73,7 @@ pub struct ProfileStatus {
 }
 
 /// What one reload did.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ReloadReport {
     pub at: String,
     /// Whether the configuration read was put in force (what may change
